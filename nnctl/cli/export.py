@@ -1,0 +1,42 @@
+"""``nnctl export RUN_DIR``: write a SavedModel (or .keras) and check it reproduces the model."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nnctl.cli.common import RunPath, boundary, err, out
+
+
+class Format(StrEnum):
+    saved_model = "saved_model"
+    keras = "keras"
+
+
+def export(
+    run_path: RunPath,
+    dest: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where to write [default: RUN_DIR/export].")
+    ] = None,
+    fmt: Annotated[
+        Format | None, typer.Option("--format", help="[default: the spec's export.format]")
+    ] = None,
+) -> None:
+    """Export a trained run and verify the export against the Keras model."""
+    from nnctl.export import export_run
+    from nnctl.rundir import RunDir
+
+    result = export_run(RunDir.open(run_path), dest, fmt.value if fmt else None)
+    err.print(
+        f"{result.format}: max |export - model| = {result.max_abs_diff:.2g} on {result.samples} "
+        f"samples (tolerance {result.tolerance:g})",
+        markup=False,
+    )
+    out.print(str(result.path), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(boundary(export))

@@ -1,0 +1,33 @@
+"""``nnctl validate SPEC...``: check specs without importing TensorFlow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nnctl.cli.common import boundary, err, error_text, out
+from nnctl.errors import SpecError, UserError
+from nnctl.spec.validate import load_spec
+
+
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+) -> None:
+    """Check specs; print one OK line per valid file, or every error of every file (exit 2)."""
+    failures = []
+    for path in specs:
+        try:
+            load_spec(path)
+            out.print(f"{path}: OK", markup=False)
+        except UserError as exc:
+            failures.append(exc)
+            err.print(error_text(exc), markup=False)
+    if failures:
+        count = sum(len(e.problems) if isinstance(e, SpecError) else 1 for e in failures)
+        raise UserError(f"{count} error(s) in {len(failures)} of {len(specs)} file(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(boundary(validate))

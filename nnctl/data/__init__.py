@@ -1,0 +1,97 @@
+"""A spec's `data` section (and `train.validation`) as seeded train/validation/test splits.
+
+Features are only converted to float32 (IMDB: int32 word ids); scaling, standardizing and reshaping
+happen in the model. Every random choice comes from ``seed``, so equal specs give equal arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnctl.data.sources import load_raw
+from nnctl.data.splits import Pair, cap, encode_targets, fingerprint, holdout, label_classes
+from nnctl.data.splits import one_hot as to_one_hot
+from nnctl.errors import UserError
+from nnctl.spec.schema import DataSpec
+
+__all__ = ["Dataset", "Split", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class Split:
+    x: np.ndarray  # features, float32 (imdb: int32 padded word ids)
+    y: np.ndarray  # int64 class labels or float32 regression targets; float32 one-hot if one_hot
+
+
+@dataclass(frozen=True)
+class Dataset:
+    train: Split
+    validation: Split | None
+    test: Split  # empty (zero rows) when the source has no test set and test_split is 0
+    task: str  # "classification" | "regression"
+    num_classes: int | None
+    class_names: list[str] | None
+    fingerprint: str  # sha256 over every split's arrays: changes iff the data changes
+
+
+def load_dataset(
+    data: DataSpec, validation: float | DataSpec, seed: int, base_dir: Path
+) -> Dataset:
+    """Load ``data``, split it, and take validation data from ``validation``.
+
+    ``validation`` is a fraction of the training split (0: none) or a data source of its own.
+    A source's own test set is used as the test split; otherwise ``data.test_split`` is held out
+    (stratified for classification). ``max_samples`` then caps train and test to a seeded random
+    subset each, before the validation fraction is taken. Paths are relative to ``base_dir``.
+    """
+    base_dir = Path(base_dir)
+    raw = load_raw(data, seed, base_dir, "data")
+    task, classes, names = label_classes(raw)
+    if data.preprocess.one_hot and task != "classification":
+        raise UserError(
+            "data.preprocess.one_hot: the targets are continuous (a regression task), so there "
+            "are no class labels to one-hot encode; remove one_hot"
+        )
+    stratify = task == "classification"
+    pair = (raw.x, encode_targets(raw.y, classes, "data"))
+    if raw.test is None:
+        train, test = holdout(pair, data.test_split, seed, stratify, "data.test_split")
+    else:
+        train, test = pair, (raw.test[0], encode_targets(raw.test[1], classes, "data"))
+    rng = np.random.default_rng(seed)
+    train, test = cap(train, data.max_samples, rng), cap(test, data.max_samples, rng)
+    train, held_out = _validation(validation, data, train, classes, seed, base_dir, rng)
+    parts = {"train": train, "validation": held_out, "test": test}
+    if data.preprocess.one_hot:
+        parts = {
+            k: p if p is None else (p[0], to_one_hot(p[1], len(names))) for k, p in parts.items()
+        }
+    return Dataset(
+        train=Split(*parts["train"]),
+        validation=Split(*parts["validation"]) if held_out is not None else None,
+        test=Split(*parts["test"]),
+        task=task,
+        num_classes=len(names) if names else None,
+        class_names=names,
+        fingerprint=fingerprint(parts),
+    )
+
+
+def _validation(validation, data, train: Pair, classes, seed: int, base_dir: Path, rng):
+    """(train, validation): a fraction held out of ``train``, or a source of its own, capped."""
+    if isinstance(validation, int | float):
+        if validation == 0:
+            return train, None
+        stratify = classes is not None
+        return holdout(train, validation, seed, stratify, "train.validation")
+    raw = load_raw(validation, seed, base_dir, "train.validation")
+    pair = (raw.x, encode_targets(raw.y, classes, "train.validation"))
+    if pair[0].shape[1:] != train[0].shape[1:] or pair[1].shape[1:] != train[1].shape[1:]:
+        raise UserError(
+            f"train.validation: samples of shape {pair[0].shape[1:]} -> {pair[1].shape[1:]} "
+            f"do not match the training data's {train[0].shape[1:]} -> {train[1].shape[1:]}"
+        )
+    return train, cap(pair, validation.max_samples or data.max_samples, rng)

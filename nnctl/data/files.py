@@ -1,0 +1,274 @@
+"""The user's data files: CSV, .npz, .npy and IDX. Every problem is a UserError naming the file.
+
+``key`` arguments are the spec key a message points at, e.g. ``data`` or ``train.validation``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import pickle
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from nnctl.data.splits import Pair, Raw
+from nnctl.errors import UserError
+
+GZIP_MAGIC = b"\x1f\x8b"
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+# The globals pickled arrays need (and bytes in a protocol-2 pickle); nothing else is unpickled.
+ARRAY_GLOBALS = {
+    ("_codecs", "encode"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+}
+
+
+def resolve(value: str, base_dir: Path, key: str) -> Path:
+    """``value`` as a path (relative to ``base_dir``) that exists, else a UserError."""
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if not path.exists():
+        raise UserError(
+            f"{key}: no such file or directory: {path}; fix the path in the spec "
+            f"(relative paths start from {base_dir})"
+        )
+    return path
+
+
+def read_bytes(path: Path, key: str) -> bytes:
+    """The file's bytes, gunzipped if they start with gzip's magic number."""
+    try:
+        data = path.read_bytes()
+        return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+    except (OSError, EOFError, zlib.error) as e:
+        raise UserError(f"{key}: cannot read {path}: {e}") from None
+
+
+def checked(x: np.ndarray, y: np.ndarray, what: str) -> Pair:
+    """Numeric, finite, matching features and targets; x as float32 (a 1-D x is one feature)."""
+    for name, array in (("features", x), ("targets", y)):
+        if array.dtype.kind not in "biuf" or array.ndim == 0:
+            raise UserError(f"{what}: {name} must be an array of numbers, got {array.dtype}")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise UserError(f"{what}: {name} contain NaN or infinite values; clean the data first")
+    if len(x) != len(y):
+        raise UserError(f"{what}: {len(x)} feature rows but {len(y)} targets; they must match")
+    x = x.astype(np.float32)
+    return (x[:, None] if x.ndim == 1 else x), (y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y)
+
+
+def file_raw(train: Pair, test: Pair | None, what: str) -> Raw:
+    """A file source's arrays, checked; a test set must have the training set's shapes."""
+    train = checked(*train, what)
+    if test is not None:
+        test = checked(*test, what)
+        if test[0].shape[1:] != train[0].shape[1:] or test[1].shape[1:] != train[1].shape[1:]:
+            raise UserError(f"{what}: the test arrays' sample shapes differ from the training ones")
+    return Raw(*train, test=test)
+
+
+# ---------------------------------------------------------------------------------------- csv
+def load_csv(spec, base_dir: Path, key: str) -> Raw:
+    """Numeric columns of a CSV file: the target column and the feature columns."""
+    path = resolve(spec.path, base_dir, f"{key}.path")
+    if len(spec.delimiter) != 1:
+        raise UserError(f"{key}.delimiter: must be one character, got {spec.delimiter!r}")
+    rows = _csv_rows(path, spec.delimiter, key)
+    width = len(rows[0][1]) if rows else 0  # every row, the header too, must have this many
+    names = rows.pop(0)[1] if spec.header and rows else None
+    if not rows:
+        raise UserError(f"{key}.path: {path} has no data rows")
+    target = _column(spec.target, names, width, path, f"{key}.target")
+    if spec.features is None:
+        features = [c for c in range(width) if c != target]
+    else:
+        features = [_column(c, names, width, path, f"{key}.features") for c in spec.features]
+    if not features or target in features:
+        raise UserError(f"{key}.features: give feature columns that do not include the target")
+    table = _numbers(rows, [*features, target], width, names, f"{key}.path: {path}")
+    return file_raw((table[:, :-1], table[:, -1]), None, f"{key}.path: {path}")
+
+
+def _csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank record."""
+    reader = None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            return [(reader.line_num, row) for row in reader if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        line = f", line {reader.line_num}" if reader else ""
+        raise UserError(f"{key}.path: cannot read {path}{line} as UTF-8 CSV: {e}") from None
+
+
+def _column(column: str | int, names: list[str] | None, width: int, path: Path, key: str) -> int:
+    """A column's 0-based index, from its header name or its index."""
+    if isinstance(column, str):
+        if names is None:
+            raise UserError(
+                f"{key}: {column!r} is a column name but data.header is false; "
+                f"use a 0-based column index for {path}"
+            )
+        if column not in names:
+            raise UserError(f"{key}: {path} has no column {column!r}; columns: {', '.join(names)}")
+        return names.index(column)
+    if not 0 <= column < width:
+        raise UserError(f"{key}: column {column} is out of range; {path} has {width} (0-based)")
+    return column
+
+
+def _numbers(rows, columns: list[int], width: int, names, what: str) -> np.ndarray:
+    """The chosen columns as float64; a short row or a non-number names its line and column."""
+    table = np.empty((len(rows), len(columns)))
+    for i, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise UserError(f"{what}, line {line}: {len(row)} fields, expected {width}")
+        for j, c in enumerate(columns):
+            try:
+                value = float(row[c])
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                name = repr(names[c]) if names else str(c)
+                raise UserError(
+                    f"{what}, line {line}, column {name}: {row[c]!r} is not a number; "
+                    "nnctl reads numeric columns only: encode it as a number or leave the column "
+                    "out of data.features"
+                )
+            table[i, j] = value
+    return table
+
+
+# ---------------------------------------------------------------------------------- npz / npy
+def load_npz(spec, base_dir: Path, key: str) -> Raw:
+    """Arrays ``x``, ``y`` and optionally ``x_test``, ``y_test`` from a .npz archive."""
+    path = resolve(spec.path, base_dir, f"{key}.path")
+    if (spec.x_test is None) != (spec.y_test is None):
+        raise UserError(f"{key}: give both x_test and y_test, or neither")
+    keys = {"x": spec.x, "y": spec.y, "x_test": spec.x_test, "y_test": spec.y_test}
+    arrays = read_npz(path, {k: v for k, v in keys.items() if v is not None}, key)
+    test = (arrays["x_test"], arrays["y_test"]) if spec.x_test else None
+    return file_raw((arrays["x"], arrays["y"]), test, f"{key}.path: {path}")
+
+
+def read_npz(path: Path, keys: dict[str, str], key: str) -> dict[str, np.ndarray]:
+    """The arrays stored under ``keys``' values, by ``keys``' names (spec keys), no pickles."""
+    with _np_load(path, f"{key}.path") as archive:
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise UserError(f"{key}.path: {path} is a single .npy array, not a .npz archive")
+        for name, stored in keys.items():
+            if stored not in archive.files:
+                raise UserError(
+                    f"{key}.{name}: {path} has no array {stored!r}; it holds "
+                    f"{', '.join(archive.files) or 'nothing'}"
+                )
+        try:
+            return {name: archive[stored] for name, stored in keys.items()}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise UserError(f"{key}.path: cannot read {path}: {e}") from None
+
+
+def load_npy(spec, base_dir: Path, key: str) -> Raw:
+    """Features and targets from two .npy files."""
+    x = read_npy(resolve(spec.path, base_dir, f"{key}.path"), f"{key}.path")
+    y = read_npy(resolve(spec.target_path, base_dir, f"{key}.target_path"), f"{key}.target_path")
+    return file_raw((x, y), None, f"{key}: {spec.path}, {spec.target_path}")
+
+
+def read_npy(path: Path, key: str) -> np.ndarray:
+    loaded = _np_load(path, key)
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        loaded.close()
+        raise UserError(f"{key}: {path} is a .npz archive; use source: npz for it")
+    return loaded
+
+
+def _np_load(path: Path, key: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise UserError(
+            f"{key}: cannot read {path} as a NumPy file ({e}); save numeric arrays with "
+            "numpy.save / numpy.savez"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------- idx
+def load_idx(spec, base_dir: Path, key: str) -> Raw:
+    """Images and labels from IDX files (the MNIST format), gzipped or not."""
+    if (spec.test_images is None) != (spec.test_labels is None):
+        raise UserError(f"{key}: give both test_images and test_labels, or neither")
+
+    def read(name: str) -> np.ndarray:
+        return read_idx(resolve(getattr(spec, name), base_dir, f"{key}.{name}"), f"{key}.{name}")
+
+    test = (read("test_images"), read("test_labels")) if spec.test_images else None
+    return file_raw((read("images"), read("labels")), test, f"{key}: {spec.images}")
+
+
+def read_idx(path: Path, key: str) -> np.ndarray:
+    """An IDX file's array: magic 0 0, a type code, the number of dimensions, then the sizes."""
+    data = read_bytes(path, key)
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in IDX_TYPES:
+        raise UserError(f"{key}: {path} is not an IDX file (bad magic number {data[:4].hex()})")
+    start = 4 + 4 * data[3]
+    if len(data) < start:
+        raise UserError(f"{key}: {path} is not an IDX file (its header is cut short)")
+    dims = struct.unpack(f">{data[3]}I", data[4:start])
+    dtype = np.dtype(IDX_TYPES[data[2]])
+    size = math.prod(dims) * dtype.itemsize
+    if len(data) - start != size:
+        raise UserError(
+            f"{key}: {path} is damaged: its header promises shape {dims} ({size} bytes of data) "
+            f"but it holds {len(data) - start} bytes"
+        )
+    return np.frombuffer(data, dtype, offset=start).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+# ------------------------------------------------------------------------------------- pickle
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles lists, dicts, strings, numbers and NumPy arrays; refuses any other global."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in ARRAY_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+
+
+def unpickle(data: bytes, path: Path, key: str, encoding: str = "ASCII"):
+    """A pickle of plain data and arrays (CIFAR batches, IMDB's ragged arrays)."""
+    try:
+        return _ArraysOnly(io.BytesIO(data), encoding=encoding).load()
+    except Exception as e:  # a damaged pickle can raise nearly anything
+        raise UserError(f"{key}: cannot read {path}: {type(e).__name__}: {e}") from None
+
+
+def read_object_npz(path: Path, names: list[str], key: str) -> dict[str, np.ndarray]:
+    """Arrays of a .npz that may hold object arrays (IMDB), unpickled with ``_ArraysOnly``."""
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in names:
+                member = io.BytesIO(archive.read(f"{name}.npy"))
+                version = np.lib.format.read_magic(member)
+                header = np.lib.format.read_array_header_1_0
+                if version != (1, 0):  # 3.0 differs from 2.0 only in the header's encoding
+                    header = np.lib.format.read_array_header_2_0
+                _, _, dtype = header(member)
+                if dtype.hasobject:
+                    arrays[name] = unpickle(member.read(), path, key)
+                else:
+                    member.seek(0)
+                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as e:
+        raise UserError(f"{key}: cannot read {path} as .npz of {', '.join(names)}: {e}") from None
+    return arrays

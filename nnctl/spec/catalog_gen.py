@@ -1,0 +1,75 @@
+"""Regenerate ``keras_catalog.json`` from the installed Keras: ``python -m nnctl.spec.catalog_gen``.
+
+The catalogue lets ``nnctl validate`` check layer, argument, activation, loss, metric and optimizer
+names without importing TensorFlow. ``tests/test_catalog.py`` fails when it drifts from Keras.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from pathlib import Path
+
+CATALOG_PATH = Path(__file__).with_name("keras_catalog.json")
+
+# Layers a spec may not name: they run arbitrary code, wrap other layers (a later graph form
+# handles those), or belong to other frameworks.
+EXCLUDED_LAYERS = {
+    "Lambda", "TFSMLayer", "Layer", "InputLayer", "Wrapper", "RNN", "StackedRNNCells",
+    "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "Pipeline", "Bidirectional",
+    "TimeDistributed", "SpectralNormalization", "GRUCell", "LSTMCell", "SimpleRNNCell",
+}  # fmt: skip
+EXCLUDED_OPTIMIZERS = {"optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap"}
+
+
+def _params(cls) -> dict:
+    """Constructor parameter names; the first one is what a scalar short form sets."""
+    sig = inspect.signature(cls.__init__)
+    params = [p for p in sig.parameters.values() if p.name != "self"]
+    named = [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    return {
+        "params": [p.name for p in named],
+        "required": [p.name for p in named if p.default is p.empty],
+    }
+
+
+def generate() -> dict:
+    import keras
+    from keras.src import activations, losses, metrics, optimizers
+
+    base = _params(keras.layers.Layer)["params"]
+    layers = {}
+    for name in sorted(dir(keras.layers)):
+        cls = getattr(keras.layers, name)
+        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+            continue
+        if name in EXCLUDED_LAYERS:
+            continue
+        layers[name] = _params(cls)
+    optimizer_params = {
+        name: _params(cls)["params"]
+        for name, cls in sorted(optimizers.ALL_OBJECTS_DICT.items())
+        if name.islower() and name not in EXCLUDED_OPTIMIZERS
+    }
+    return {
+        "keras_version": keras.__version__,
+        "layer_base_params": sorted(set(base) | {"name", "dtype", "trainable"}),
+        "layers": layers,
+        "activations": sorted(activations.ALL_OBJECTS_DICT),
+        "losses": sorted(n for n in losses.ALL_OBJECTS_DICT if n[0].islower()),
+        "metrics": sorted(n for n in metrics.ALL_OBJECTS_DICT if n[0].islower() and n != "metric"),
+        "optimizers": optimizer_params,
+    }
+
+
+def main() -> None:
+    text = json.dumps(generate(), indent=1, sort_keys=True) + "\n"
+    if "--check" in sys.argv:
+        sys.exit(0 if CATALOG_PATH.read_text() == text else 1)
+    CATALOG_PATH.write_text(text)
+    print(f"wrote {CATALOG_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Rules pydantic cannot express: Keras names from the catalogue, and rules across sections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from nnctl.spec.catalog import catalog, layer_names, layer_params, suggest
+from nnctl.spec.loader import PathKey
+from nnctl.spec.schema import FILE_SOURCES, SHORT_FORM, LayerSpec, OptimizerSpec, Spec
+
+Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
+
+CLASSIFICATION_SOURCES = {
+    "digits", "iris", "breast_cancer", "make_classification", "make_moons",
+    "mnist", "fashion_mnist", "cifar10", "imdb",
+}  # fmt: skip
+ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge"}
+SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
+BINARY_LOSSES = {
+    "binary_crossentropy",
+    "bce",
+    "binary_focal_crossentropy",
+    "hinge",
+    "squared_hinge",
+}
+REGULARIZERS = {"l1", "l2", "l1l2"}
+RENAMED_OPTIMIZER_ARGS = {
+    "lr": "'lr' was renamed 'learning_rate' in Keras 3",
+    "decay": "'decay' is gone in Keras 3; use optimizer.schedule",
+}
+
+
+def check_raw(data: dict[str, Any]) -> list[Issue]:
+    """Checks that need only the raw data, so they run even when the structure has errors."""
+    return [*_check_layers(data), *_check_names(data)]
+
+
+def check_spec(spec: Spec, base_dir: Path | None) -> list[Issue]:
+    """Rules across sections, for a spec whose structure is valid."""
+    return [*_check_labels(spec), *_check_monitors(spec), *_check_files(spec, base_dir)]
+
+
+def _layers(data: dict) -> Iterator[tuple[int, PathKey, LayerSpec]]:
+    """Each well-formed layer entry with its index and the path of its name."""
+    model = data.get("model")
+    entries = model.get("layers") if isinstance(model, dict) else None
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        try:
+            layer = LayerSpec.model_validate(entry)
+        except ValidationError:
+            continue  # the schema reports it
+        key = next(iter(entry)) if isinstance(entry, dict) and "type" not in entry else None
+        yield index, ("model", "layers", index) + ((key,) if key is not None else ()), layer
+
+
+def _check_layers(data: dict) -> Iterator[Issue]:
+    for _, at, layer in _layers(data):
+        cls = layer.keras_class
+        if cls is None:
+            same_style = [n for n in layer_names() if n[:1].isupper() == layer.type[:1].isupper()]
+            yield at, f"unknown layer {layer.type!r}{suggest(layer.type, same_style)}", True
+            continue
+        params = layer_params(cls)
+        allowed = set(params["params"]) | set(catalog()["layer_base_params"])
+        if SHORT_FORM in layer.args:
+            yield at, f"{cls} takes no arguments; write '- {cls}'", False
+            continue
+        for name, value in layer.args.items():
+            where = at if layer.short else (*at, name)
+            if name not in allowed:
+                yield where, f"unknown argument {name!r} for {cls}{suggest(name, allowed)}", True
+            elif name.endswith("activation") and isinstance(value, str):
+                yield from _check_name(where, value, "activation", catalog()["activations"])
+            elif name.endswith("regularizer") and value is not None:
+                yield from _check_regularizer(where, value)
+        for name in params["required"]:
+            if name not in layer.args:
+                yield at, f"{cls} needs argument {name!r}", False
+        yield from _check_ranges(at, cls, layer.args, layer.short)
+
+
+def _check_ranges(at: PathKey, cls: str, args: dict, short: bool) -> Iterator[Issue]:
+    """The ranges users most often get wrong; Keras checks the rest when the model is built."""
+    for name in ("units", "filters"):
+        value = args.get(name)
+        if name in args and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            yield (
+                (at if short else (*at, name)),
+                f"expected a positive integer, got {value!r}",
+                False,
+            )
+    if (
+        cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
+        and "rate" in args
+    ):
+        rate = args["rate"]
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1:
+            yield (
+                (at if short else (*at, "rate")),
+                f"expected a rate in [0, 1), got {rate!r}",
+                False,
+            )
+
+
+def _check_regularizer(at: PathKey, value: Any) -> Iterator[Issue]:
+    """``l2``, ``{l2: 0.01}`` or ``{l1l2: {l1: 0.01, l2: 0.01}}``."""
+    name = (
+        value
+        if isinstance(value, str)
+        else next(iter(value), None)
+        if isinstance(value, dict)
+        else None
+    )
+    if name is None or (isinstance(value, dict) and len(value) != 1):
+        yield (
+            at,
+            "expected a regularizer like 'l2', {l2: 0.01} or {l1l2: {l1: 0.01, l2: 0.01}}",
+            False,
+        )
+    elif name not in REGULARIZERS:
+        yield (
+            at,
+            f"unknown regularizer {name!r}{suggest(name, REGULARIZERS)}; expected l1, l2 or l1l2",
+            False,
+        )
+
+
+def _check_name(at: PathKey, name: str, what: str, known: list[str]) -> Iterator[Issue]:
+    if name not in known:
+        yield at, f"unknown {what} {name!r}{suggest(name, known)}", False
+
+
+def _loss_name(loss: Any) -> str | None:
+    if isinstance(loss, dict):
+        loss = loss.get("name")
+    return loss if isinstance(loss, str) else None
+
+
+def _check_names(data: dict) -> Iterator[Issue]:
+    known = catalog()
+    loss = data.get("loss")
+    if isinstance(loss, dict) and "name" not in loss:
+        yield ("loss",), "a loss mapping needs 'name' (e.g. {name: huber, delta: 1.0})", False
+    elif _loss_name(loss):
+        at = ("loss",) if isinstance(loss, str) else ("loss", "name")
+        yield from _check_name(at, _loss_name(loss), "loss", known["losses"])
+    metrics = data.get("metrics")
+    for index, metric in enumerate(metrics if isinstance(metrics, list) else []):
+        if isinstance(metric, str):
+            yield from _check_name(("metrics", index), metric, "metric", known["metrics"])
+    yield from _check_optimizer(data.get("optimizer"), known["optimizers"])
+
+
+def _check_optimizer(section: Any, optimizers: dict[str, list[str]]) -> Iterator[Issue]:
+    section = {"name": section} if isinstance(section, str) else section
+    if not isinstance(section, dict):
+        return
+    name = section.get("name", "adam")
+    at = ("optimizer",) if isinstance(section, str) else ("optimizer", "name")
+    if not isinstance(name, str):
+        return
+    if name not in optimizers:
+        yield at, f"unknown optimizer {name!r}{suggest(name, optimizers)}", False
+        return
+    allowed = set(optimizers[name]) - {"name", "learning_rate"}
+    for arg in section:
+        if arg in allowed or arg in OptimizerSpec.model_fields:
+            continue
+        hint = f"unknown argument {arg!r} for {name}{suggest(arg, allowed)}"
+        yield ("optimizer", arg), RENAMED_OPTIMIZER_ARGS.get(arg, hint), True
+
+
+def _check_labels(spec: Spec) -> Iterator[Issue]:
+    """Loss, label encoding and output activation must agree."""
+    loss = _loss_name(spec.loss)
+    one_hot = spec.data.preprocess.one_hot
+    last = spec.model.layers[-1]
+    if one_hot and loss in SPARSE_LOSSES:
+        yield (
+            ("data", "preprocess", "one_hot"),
+            f"one-hot labels do not fit {loss}, which takes integer labels; "
+            "use categorical_crossentropy",
+            False,
+        )
+    if not one_hot and loss in ONE_HOT_LOSSES and spec.data.source in CLASSIFICATION_SOURCES:
+        yield (
+            ("loss",),
+            f"{loss} needs one-hot labels, but {spec.data.source} gives integer labels; "
+            "set data.preprocess.one_hot: true or use sparse_categorical_crossentropy",
+            False,
+        )
+    if loss in BINARY_LOSSES and last.args.get("activation") == "softmax":
+        yield (
+            ("loss",),
+            f"{loss} with a softmax output: a single softmax unit always outputs 1; use sigmoid",
+            False,
+        )
+    if spec.data.source == "make_regression" and (
+        loss in SPARSE_LOSSES | ONE_HOT_LOSSES | BINARY_LOSSES
+    ):
+        yield (
+            ("loss",),
+            f"{loss} is a classification loss but make_regression has real-valued targets; use mse",
+            False,
+        )
+
+
+def _check_monitors(spec: Spec) -> Iterator[Issue]:
+    """A monitored quantity must be one that training computes."""
+    has_validation = not isinstance(spec.train.validation, float) or spec.train.validation > 0
+    names = ["loss", *spec.metrics]
+    computed = names + ([f"val_{n}" for n in names] if has_validation else [])
+    watchers = [("train", "early_stopping", spec.train.early_stopping)]
+    watchers.append(("optimizer", "schedule", spec.optimizer.schedule))
+    for section, key, watcher in watchers:
+        monitor = getattr(watcher, "monitor", None)
+        if monitor is not None and monitor not in computed:
+            why = (
+                " (no validation data: train.validation is 0)"
+                if monitor.startswith("val_") and not has_validation
+                else ""
+            )
+            yield (
+                (section, key, "monitor"),
+                f"{monitor!r} is never computed{why}; computed: {', '.join(computed)}",
+                False,
+            )
+    if not isinstance(spec.train.validation, float):
+        validation = spec.train.validation
+        if validation.source not in FILE_SOURCES:
+            yield (
+                ("train", "validation", "source"),
+                f"a validation source must be a file ({', '.join(sorted(FILE_SOURCES))})",
+                False,
+            )
+        for key in ("preprocess", "test_split"):
+            if key in validation.model_fields_set:
+                yield (
+                    ("train", "validation", key),
+                    f"validation data uses the training data's {key}; remove it here",
+                    True,
+                )
+
+
+def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:
+    """Every data file a spec names must exist (relative paths are relative to the spec)."""
+    sections = [("data",), ("train", "validation")]
+    for section in sections:
+        source = spec.data if section == ("data",) else spec.train.validation
+        if isinstance(source, float):
+            continue
+        for key in ("path", "target_path", "images", "labels", "test_images", "test_labels"):
+            value = getattr(source, key, None)
+            if not value:
+                continue
+            path = Path(value).expanduser()
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            if not path.exists():
+                yield (*section, key), f"no such file or directory: {path}", False

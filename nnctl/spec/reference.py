@@ -1,0 +1,82 @@
+"""README's spec reference, generated from the schema: ``python -m nnctl.spec.reference``."""
+
+from __future__ import annotations
+
+import types
+import typing
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from nnctl.spec import schema
+
+BEGIN, END = "<!-- spec-reference:begin -->", "<!-- spec-reference:end -->"
+
+
+def _type_name(annotation) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in typing.get_args(annotation)]
+        return " or ".join(dict.fromkeys(names))
+    if origin in (list, dict):
+        return f"{origin.__name__} of " + ", ".join(
+            _type_name(a) for a in typing.get_args(annotation)
+        )
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
+    return getattr(annotation, "__name__", str(annotation)).replace("NoneType", "null")
+
+
+def _default(field) -> str:
+    if field.default_factory is not None:
+        value = field.default_factory()
+        return "`{}`" if isinstance(value, BaseModel) else f"`{value}`"
+    if field.default is PydanticUndefined:
+        return "required"
+    return "–" if field.default is None else f"`{field.default}`"
+
+
+def _rows(model: type[BaseModel], prefix: str, skip: set[str] = frozenset()) -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        if name in skip or field.exclude:
+            continue
+        key = f"{prefix}{name}"
+        meaning = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |")
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            rows += _rows(field.annotation, f"{key}.")
+    return rows
+
+
+def reference() -> str:
+    header = "| key | type | default | meaning |\n|---|---|---|---|"
+    parts = [header]
+    parts += _rows(schema.Spec, "", skip={"data", "model", "optimizer", "train", "export"})
+    parts += _rows(schema.DataCommon, "data.")
+    parts += _rows(schema.ModelSpec, "model.")
+    parts += _rows(schema.OptimizerSpec, "optimizer.", skip={"schedule"})
+    parts += _rows(schema.TrainSpec, "train.", skip={"early_stopping"})
+    parts += _rows(schema.EarlyStopping, "train.early_stopping.")
+    parts += _rows(schema.ExportSpec, "export.")
+    sources = typing.get_args(typing.get_args(schema.DataSpec)[0])
+    parts.append("\n**Data sources** (`data.source`) and their own keys:\n")
+    parts.append(header)
+    for cls in sources:
+        tags = typing.get_args(cls.model_fields["source"].annotation)
+        meaning = cls.model_fields["source"].description or ""
+        parts.append(f"| **`source: {' / '.join(tags)}`** | | | {meaning} |")
+        parts += _rows(cls, "data.", skip=set(schema.DataCommon.model_fields) | {"source"})
+    parts.append("\n**Learning-rate schedules** (`optimizer.schedule`, by `type`):\n")
+    parts.append(header)
+    for cls in typing.get_args(typing.get_args(schema.Schedule)[0]):
+        parts += _rows(cls, "optimizer.schedule.")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(reference())

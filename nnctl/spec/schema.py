@@ -1,0 +1,340 @@
+"""The spec language, version 1: every section, key, type, range and default, in one place.
+
+Pydantic checks structure (unknown keys, types, ranges) and reports every problem with its path;
+``checks.py`` adds the rules that need Keras's names or span several sections. The JSON Schema
+for editors (``nnctl schema``) and README's key reference come from these classes too.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
+from pydantic.functional_validators import BeforeValidator
+
+from nnctl.errors import SpecError
+from nnctl.spec.catalog import layer_class, layer_params
+from nnctl.spec.loader import PathKey, SourceMap
+
+
+class Section(BaseModel):
+    """A spec mapping: unknown keys are errors and values are not coerced (``"5"`` is no int)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
+    return value
+
+
+def _fraction_string(value: Any) -> Any:
+    """Let ``scale: 1/255`` mean 1/255."""
+    if isinstance(value, str) and "/" in value:
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"expected a number or a fraction like 1/255, got {value!r}") from None
+    return value
+
+
+Finite = Annotated[float, BeforeValidator(_finite)]
+PositiveFinite = Annotated[float, BeforeValidator(_finite), Field(gt=0)]
+Rate = Annotated[float, Field(ge=0, lt=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Column = str | int
+
+
+# --------------------------------------------------------------------------------------- data
+class Preprocess(Section):
+    """Feature preprocessing, compiled into the model's first layers so an export takes raw data."""
+
+    scale: Annotated[PositiveFinite | None, BeforeValidator(_fraction_string)] = Field(
+        None, description="multiply features by this (e.g. 1/255)"
+    )
+    standardize: bool = Field(
+        False, description="subtract the mean, divide by the std (training-split statistics)"
+    )
+    flatten: bool = Field(False, description="flatten each sample to a vector")
+    reshape: list[PositiveInt] | None = Field(None, description="reshape each sample to this shape")
+    one_hot: bool = Field(False, description="one-hot encode integer class labels (targets)")
+
+
+class DataCommon(Section):
+    test_split: Rate = Field(
+        0.2, description="fraction held out for test, for sources without a test set of their own"
+    )
+    max_samples: PositiveInt | None = Field(
+        None, description="keep at most this many samples of each split (quick runs)"
+    )
+    preprocess: Preprocess = Field(default_factory=Preprocess, description="see below")
+
+
+class Digits(DataCommon):
+    source: Literal["digits"] = Field(description="scikit-learn's 8x8 handwritten digits (offline)")
+
+
+class Iris(DataCommon):
+    source: Literal["iris"] = Field(description="scikit-learn's iris flowers (offline)")
+
+
+class BreastCancer(DataCommon):
+    source: Literal["breast_cancer"] = Field(description="scikit-learn's breast cancer (offline)")
+
+
+class MakeRegression(DataCommon):
+    source: Literal["make_regression"] = Field(description="scikit-learn's generated regression")
+    n_samples: PositiveInt = Field(100, description="number of samples generated")
+    n_features: PositiveInt = Field(1, description="number of features")
+    n_informative: PositiveInt | None = Field(None, description="features that carry signal")
+    noise: Annotated[Finite, Field(ge=0)] = Field(0.0, description="std of Gaussian noise added")
+    bias: Finite = Field(0.0, description="intercept of the true model")
+
+
+class MakeClassification(DataCommon):
+    source: Literal["make_classification"] = Field(description="scikit-learn's generated classes")
+    n_samples: PositiveInt = Field(100, description="number of samples generated")
+    n_features: PositiveInt = Field(20, description="number of features")
+    n_informative: PositiveInt = Field(2, description="features that carry signal")
+    n_redundant: NonNegativeInt = Field(
+        2, description="linear combinations of informative features"
+    )
+    n_classes: Annotated[int, Field(ge=2)] = Field(2, description="number of classes")
+    class_sep: PositiveFinite = Field(1.0, description="larger spreads classes apart")
+    flip_y: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01, description="fraction of labels flipped at random"
+    )
+
+
+class MakeMoons(DataCommon):
+    source: Literal["make_moons"] = Field(description="two interleaving half circles")
+    n_samples: PositiveInt = Field(100, description="number of samples generated")
+    noise: Annotated[Finite, Field(ge=0)] = Field(0.0, description="std of Gaussian noise added")
+
+
+class KerasImages(DataCommon):
+    source: Literal["mnist", "fashion_mnist", "cifar10"] = Field(
+        description="Keras image sets (download; fashion_mnist also from Debian's package)"
+    )
+    path: str | None = Field(
+        None, description="local copy: a directory of the files Keras downloads, or mnist.npz"
+    )
+
+
+class Imdb(DataCommon):
+    source: Literal["imdb"] = Field(description="Keras IMDB reviews as word ids (download)")
+    path: str | None = Field(None, description="local copy of imdb.npz")
+    num_words: PositiveInt = Field(10000, description="keep the most frequent words")
+    maxlen: PositiveInt = Field(200, description="pad or cut reviews to this many words")
+
+
+class Csv(DataCommon):
+    source: Literal["csv"] = Field(description="a CSV file of numeric columns")
+    path: str = Field(description="the file, relative to the spec")
+    target: Column = Field(description="target column: a header name or a 0-based index")
+    features: list[Column] | None = Field(None, description="feature columns; default all others")
+    delimiter: str = Field(",", description="field separator")
+    header: bool = Field(True, description="first row names the columns")
+
+
+class Npz(DataCommon):
+    source: Literal["npz"] = Field(description="a NumPy .npz archive")
+    path: str = Field(description="the file, relative to the spec")
+    x: str = Field("x", description="key of the features")
+    y: str = Field("y", description="key of the targets")
+    x_test: str | None = Field(None, description="key of a test split's features, if present")
+    y_test: str | None = Field(None, description="key of a test split's targets")
+
+
+class Npy(DataCommon):
+    source: Literal["npy"] = Field(description="two NumPy .npy files")
+    path: str = Field(description="features .npy")
+    target_path: str = Field(description="targets .npy")
+
+
+class Idx(DataCommon):
+    source: Literal["idx"] = Field(description="IDX files (MNIST format), gzipped or not")
+    images: str = Field(description="training images file")
+    labels: str = Field(description="training labels file")
+    test_images: str | None = Field(None, description="test images file")
+    test_labels: str | None = Field(None, description="test labels file")
+
+
+DataSpec = Annotated[
+    Digits | Iris | BreastCancer | MakeRegression | MakeClassification | MakeMoons
+    | KerasImages | Imdb | Csv | Npz | Npy | Idx,
+    Field(discriminator="source"),
+]  # fmt: skip
+FILE_SOURCES = {"csv", "npz", "npy", "idx"}
+
+
+# -------------------------------------------------------------------------------------- model
+SHORT_FORM = "_short"  # stands in for the first argument of a layer the catalogue does not know
+
+
+def _short_param(layer: str) -> str:
+    """The argument a scalar short form sets: ``Dense: 64`` -> units, ``Dropout: 0.2`` -> rate."""
+    cls = layer_class(layer)
+    params = layer_params(cls)["params"] if cls else []
+    return params[0] if params else SHORT_FORM
+
+
+class LayerSpec(Section):
+    """One layer: ``- Dense: {units: 64}``, short forms ``- Dense: 64``, ``- Flatten``."""
+
+    type: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    short: bool = Field(False, exclude=True)  # written as a scalar short form
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_entry(cls, entry: Any) -> Any:
+        if isinstance(entry, str):
+            return {"type": entry}
+        if isinstance(entry, dict) and len(entry) == 1 and "type" not in entry:
+            ((name, value),) = entry.items()
+            if value is None:
+                return {"type": name}
+            if isinstance(value, dict):
+                return {"type": name, "args": value}
+            return {"type": name, "args": {_short_param(name): value}, "short": True}
+        if isinstance(entry, dict) and "type" in entry:
+            return entry
+        raise ValueError("expected a layer like 'Dense: {units: 64}', 'Dropout: 0.2' or 'Flatten'")
+
+    @model_serializer
+    def _to_entry(self) -> dict[str, Any]:
+        return {self.keras_class or self.type: dict(self.args)}
+
+    @property
+    def keras_class(self) -> str | None:
+        """The Keras class this entry names (``dense`` -> ``Dense``), or None if unknown."""
+        return layer_class(self.type)
+
+
+class ModelSpec(Section):
+    input_shape: list[PositiveInt] | None = Field(
+        None, description="shape of one sample; default: taken from the data"
+    )
+    layers: list[LayerSpec] = Field(min_length=1, description="a Sequential stack, first to last")
+
+
+# ---------------------------------------------------------------------------------- optimizer
+class StepDecay(Section):
+    type: Literal["step_decay"]
+    factor: Annotated[float, Field(gt=0, le=1)] = Field(0.5, description="0.5 halves the rate")
+    every_epochs: PositiveInt = Field(description="multiply the rate by factor every N epochs")
+
+
+class ExponentialDecay(Section):
+    type: Literal["exponential_decay"]
+    rate: Annotated[float, Field(gt=0, le=1)] = Field(0.96, description="smooth decay factor")
+    every_epochs: PositiveInt = Field(1, description="epochs over which the rate decays by rate")
+
+
+class CosineDecay(Section):
+    type: Literal["cosine_decay"]
+    alpha: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="final rate fraction")
+    warmup_epochs: NonNegativeInt = Field(0, description="linear warm-up from 0 first")
+
+
+class ReduceOnPlateau(Section):
+    type: Literal["reduce_on_plateau"]
+    monitor: str = Field("val_loss", description="the quantity that must improve")
+    factor: Annotated[float, Field(gt=0, lt=1)] = Field(0.5, description="rate multiplier")
+    patience: NonNegativeInt = Field(5, description="epochs without improvement first")
+    min_delta: Annotated[float, Field(ge=0)] = Field(
+        1e-4, description="smallest change that counts"
+    )
+    min_lr: Annotated[float, Field(ge=0)] = Field(0.0, description="lower bound of the rate")
+
+
+Schedule = Annotated[
+    StepDecay | ExponentialDecay | CosineDecay | ReduceOnPlateau, Field(discriminator="type")
+]
+
+
+class OptimizerSpec(Section):
+    """Any other key is passed to the Keras optimizer (momentum, nesterov, beta_1, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field("adam", description="sgd, adam, adamw, rmsprop, adagrad, ... (Keras names)")
+    learning_rate: PositiveFinite = Field(0.001, description="initial learning rate, > 0")
+    schedule: Schedule | None = Field(None, description="learning-rate schedule (below)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The extra Keras arguments."""
+        return dict(self.model_extra or {})
+
+
+# -------------------------------------------------------------------------------------- train
+class EarlyStopping(Section):
+    monitor: str = Field("val_loss", description="loss, a metric, or val_ + either")
+    patience: NonNegativeInt = Field(5, description="epochs without improvement before stopping")
+    min_delta: Annotated[float, Field(ge=0)] = Field(0.0, description="smallest change that counts")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="whether lower is better")
+    restore_best_weights: bool = Field(True, description="end with the best epoch's weights")
+
+
+class TrainSpec(Section):
+    epochs: PositiveInt = Field(10, description="passes over the training split")
+    batch_size: PositiveInt = Field(32, description="samples per gradient step")
+    validation: Rate | DataSpec = Field(
+        0.1, description="fraction of the training split, or a data source of its own"
+    )
+    shuffle: bool = Field(True, description="reshuffle the training split every epoch")
+    early_stopping: EarlyStopping | None = Field(None, description="stop when monitor stalls")
+    class_weight: dict[int, PositiveFinite] | Literal["balanced"] | None = Field(
+        None, description="loss weight per class index, or balanced (inverse frequency)"
+    )
+
+
+class ExportSpec(Section):
+    format: Literal["saved_model", "keras"] = Field("saved_model", description="what export writes")
+    tolerance: PositiveFinite = Field(
+        1e-5, description="largest allowed difference between export and model outputs"
+    )
+
+
+# --------------------------------------------------------------------------------------- spec
+class Spec(Section):
+    version: Literal[1] = Field(1, description="spec language version")
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)] = Field(
+        description="names the run directory and the model"
+    )
+    description: str = Field("", description="free text, kept in the run directory")
+    seed: NonNegativeInt = Field(42, description="seeds data splits, initial weights and shuffling")
+    data: DataSpec
+    model: ModelSpec
+    loss: str | dict[str, Any] = Field(description="a Keras loss name, or {name: huber, delta: 2}")
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    metrics: list[str] = Field(
+        default_factory=list, description="Keras metric names, e.g. accuracy"
+    )
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    export: ExportSpec = Field(default_factory=ExportSpec)
+    _source: SourceMap | None = PrivateAttr(None)
+
+    def error(self, path: PathKey, message: str) -> SpecError:
+        """A SpecError located at ``path`` in the file this spec came from."""
+        source = self._source or SourceMap("<spec>", [])
+        return SpecError([source.problem(path, message)])
+
+    @property
+    def file(self) -> str:
+        return self._source.file if self._source else "<spec>"
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec as plain data with every default filled in (what a run directory stores)."""
+        return self.model_dump(mode="json", exclude_none=True)

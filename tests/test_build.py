@@ -1,0 +1,108 @@
+"""Each shipped spec compiles to the layers and parameter count its network should have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from nnctl.build import build_model, compile_model
+from nnctl.spec.validate import load_spec
+
+EXPECTED = {
+    # spec: (sample shape, layer types after the input, parameter count)
+    "quickstart": (
+        (64,),
+        ["Rescaling", "Dense", "Dense", "Dense"],
+        64 * 64 + 64 + 64 * 64 + 64 + 650,
+    ),
+    "linear_regression": ((1,), ["Normalization", "Dense"], 2),  # y = w*x + b
+    "mnist_mlp": (
+        (28, 28),
+        ["Rescaling", "Flatten", "Dense", "Dense", "Dense"],
+        784 * 256 + 256 + 256 * 256 + 256 + 2570,
+    ),
+    "mnist_keras_mlp": (
+        (28, 28),
+        ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
+        784 * 512 + 512 + 512 * 512 + 512 + 5130,
+    ),
+    "fashion_mnist_mlp": (
+        (28, 28),
+        ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
+        784 * 512 + 512 + 512 * 512 + 512 + 5130,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_spec_compiles(name):
+    spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
+    shape, types, params = EXPECTED[name]
+    model = build_model(spec, np.ones((4, *shape), dtype="float32"))
+    compile_model(model, spec, steps_per_epoch=10)
+    assert [type(layer).__name__ for layer in model.layers[1:]] == types
+    assert model.count_params() == params
+
+
+def test_every_shipped_spec_is_covered():
+    shipped = {p.stem for p in (ROOT / "specs").glob("*.yaml")}
+    assert shipped == set(EXPECTED)
+
+
+def test_standardize_uses_training_statistics(write_spec):
+    spec, _ = load_spec(
+        write_spec("""
+        name: s
+        data: {source: make_regression, preprocess: {standardize: true}}
+        model: {layers: [Dense: 1]}
+        loss: mse
+        """)
+    )
+    x = np.array([[1.0], [3.0], [5.0]], dtype="float32")
+    model = build_model(spec, x)
+    standardized = model.get_layer("preprocess_standardize")(x)
+    np.testing.assert_allclose(np.asarray(standardized).ravel(), [-1.2247, 0, 1.2247], atol=1e-4)
+
+
+def test_shape_error_points_at_the_layer(write_spec):
+    from nnctl.errors import SpecError
+
+    spec, _ = load_spec(
+        write_spec("""
+        name: s
+        data: {source: digits}
+        model:
+          layers:
+            - Dense: 8
+            - Conv2D: {filters: 4, kernel_size: 3}
+        loss: mse
+        """)
+    )
+    with pytest.raises(SpecError) as caught:
+        build_model(spec, np.ones((2, 64), dtype="float32"))
+    problem = caught.value.problems[0]
+    assert problem.path == "model.layers[1]"
+    assert problem.line == 6
+    assert "Conv2D" in problem.message and "(None, 8)" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("schedule", "epoch_rates"),
+    [
+        ({"type": "step_decay", "factor": 0.5, "every_epochs": 2}, [1.0, 1.0, 0.5, 0.5, 0.25]),
+        (
+            {"type": "exponential_decay", "rate": 0.5, "every_epochs": 1},
+            [1.0, 0.5, 0.25, 0.125, 0.0625],
+        ),
+        ({"type": "cosine_decay", "alpha": 0.0}, [1.0, 0.9045, 0.6545, 0.3455, 0.0955]),
+    ],
+)
+def test_schedules_follow_epochs(schedule, epoch_rates):
+    from nnctl.build.optimizer import learning_rate
+    from nnctl.spec.schema import OptimizerSpec
+
+    spec = OptimizerSpec.model_validate({"name": "sgd", "learning_rate": 1.0, "schedule": schedule})
+    rate = learning_rate(spec, steps_per_epoch=10, epochs=5)
+    got = [float(rate(epoch * 10)) for epoch in range(5)]
+    np.testing.assert_allclose(got, epoch_rates, atol=1e-3)

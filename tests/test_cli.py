@@ -1,0 +1,200 @@
+"""The CLI end to end: train -> evaluate -> export -> reload, exit codes, the --json contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+TINY = """
+name: tiny
+seed: 7
+data:
+  source: digits
+  preprocess: {scale: 1/16}
+model:
+  layers:
+    - Dense: {units: 32, activation: relu}
+    - Dropout: 0.1
+    - Dense: {units: 10, activation: softmax}
+loss: sparse_categorical_crossentropy
+metrics: [accuracy]
+train: {epochs: 3, batch_size: 64}
+"""
+
+RUN_FILES = {
+    "spec.yaml",
+    "model.keras",
+    "history.csv",
+    "metrics.json",
+    "run.json",
+    "curves.png",
+    "logs",
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny run shared by the tests that only read it."""
+    from nnctl.cli import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    spec = root / "tiny.yaml"
+    spec.write_text(TINY)
+    run = root / "run"
+    assert main(["train", str(spec), "--out", str(run), "--quiet"]) == 0
+    return run
+
+
+def test_run_directory_contents(trained):
+    assert {p.name for p in trained.iterdir()} >= RUN_FILES
+    history = (trained / "history.csv").read_text().splitlines()
+    assert history[0].split(",") == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert len(history) == 1 + 3
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert set(metrics) == {"train", "validation", "test"}
+    info = json.loads((trained / "run.json").read_text())
+    assert info["seed"] == 7 and len(info["data_fingerprint"]) == 64
+    assert {"nnctl", "tensorflow", "keras", "python"} <= set(info["environment"])
+    assert (trained / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert any((trained / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_evaluate_json_is_one_object_matching_metrics(trained, cli):
+    code, out, _ = cli("evaluate", trained, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert set(result) == {"loss", "accuracy"}
+    saved = json.loads((trained / "metrics.json").read_text())["test"]
+    assert result == pytest.approx(saved, abs=1e-6)
+
+
+def test_evaluate_table_has_confusion_matrix(trained, cli):
+    code, out, _ = cli("evaluate", trained, "--split", "validation")
+    assert code == 0
+    assert "accuracy" in out and "confusion matrix" in out and "recall" in out
+
+
+def test_export_saved_model_reproduces_model(trained, tmp_path, cli):
+    import tensorflow as tf
+
+    from nnctl.evaluate import load_run
+    from nnctl.rundir import RunDir
+
+    code, out, err = cli("export", trained, "--out", tmp_path / "sm")
+    assert code == 0, err
+    assert out.strip() == str(tmp_path / "sm")
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    assert "serving_default" in loaded.signatures
+    _, model = load_run(RunDir.open(trained))
+    x = np.random.default_rng(0).uniform(0, 16, size=(20, 64)).astype("float32")  # raw pixels
+    exported = next(iter(loaded.signatures["serving_default"](features=tf.constant(x)).values()))
+    np.testing.assert_allclose(np.asarray(exported), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_export_keras_format(trained, tmp_path, cli):
+    code, out, err = cli("export", trained, "--format", "keras", "--out", tmp_path / "m.keras")
+    assert code == 0, err
+    assert (tmp_path / "m.keras").is_file()
+    code, _, err = cli("export", trained, "--format", "keras", "--out", tmp_path / "m.bin")
+    assert code == 2 and ".keras" in err
+
+
+def test_quickstart_reaches_stated_accuracy(tmp_path, cli):
+    """README promises at least 0.97 test accuracy for the offline quick start."""
+    code, out, err = cli(
+        "train", ROOT / "specs" / "quickstart.yaml", "--out", tmp_path / "q", "--quiet"
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "q" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.97
+
+
+def test_same_seed_same_result(tmp_path, write_spec, cli):
+    spec = write_spec(TINY)
+    for name in ("a", "b"):
+        assert cli("train", spec, "--out", tmp_path / name, "--quiet")[0] == 0
+    a, b = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("a", "b"))
+    assert a == b
+
+
+def test_plain_progress_line_per_epoch(tmp_path, write_spec, cli):
+    code, out, err = cli("train", write_spec(TINY), "--out", tmp_path / "r")
+    assert code == 0
+    assert [line.split()[:2] for line in err.splitlines() if line.startswith("epoch")] == [
+        ["epoch", "1/3"], ["epoch", "2/3"], ["epoch", "3/3"]
+    ]  # fmt: skip
+    assert out.strip() == str(tmp_path / "r")
+
+
+def test_summary_prints_layers_and_totals(cli):
+    code, out, _ = cli("summary", ROOT / "specs" / "quickstart.yaml")
+    assert code == 0
+    assert "preprocess_scale" in out and "Dense" in out
+    assert "total parameters: 8,970" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["validate", "missing.yaml"], "missing.yaml: no such file"),
+        (["train", "missing.yaml"], "missing.yaml: no such file"),
+        (["evaluate", "no-such-run"], "no such run directory"),
+        (["export", "no-such-run"], "no such run directory"),
+        (["summary", "missing.yaml"], "no such file"),
+    ],
+)
+def test_user_mistakes_exit_2_without_traceback(tmp_path, monkeypatch, cli, args, fragment):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(*args)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_invalid_spec_reports_located_errors(write_spec, cli):
+    spec = write_spec(TINY.replace("units: 32", "units: -32").replace("epochs: 3", "epochs: 0"))
+    code, out, err = cli("train", spec)
+    assert code == 2
+    assert f"{spec}:8:" in err and f"{spec}:13:" in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_validate_ok_lines(cli):
+    code, out, _ = cli("validate", *sorted((ROOT / "specs").glob("*.yaml")))
+    assert code == 0
+    assert len(out.strip().splitlines()) == len(list((ROOT / "specs").glob("*.yaml")))
+    assert all(line.endswith(": OK") for line in out.strip().splitlines())
+
+
+def test_existing_run_directory_is_refused(tmp_path, write_spec, cli):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "keep.txt").write_text("mine")
+    code, _, err = cli("train", write_spec(TINY), "--out", run)
+    assert code == 2 and "not empty" in err
+    assert (run / "keep.txt").read_text() == "mine"
+
+
+def test_internal_error_exits_1_and_debug_shows_traceback(tmp_path, write_spec, cli, monkeypatch):
+    import nnctl.training.run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(nnctl.training.run, "train", broken)
+    code, _, err = cli("train", write_spec(TINY), "--out", tmp_path / "r")
+    assert code == 1 and "internal error: RuntimeError: boom" in err and "Traceback" not in err
+    code, _, err = cli("--debug", "train", write_spec(TINY), "--out", tmp_path / "r2")
+    assert code == 1 and "Traceback" in err
+
+
+def test_diverging_training_is_reported(tmp_path, write_spec, cli):
+    text = TINY.replace(
+        "metrics: [accuracy]", "metrics: [accuracy]\noptimizer: {name: sgd, learning_rate: 1.0e+30}"
+    )
+    code, _, err = cli("train", write_spec(text), "--out", tmp_path / "r", "--quiet")
+    assert code == 2
+    assert "training diverged" in err and "epoch 1" in err
