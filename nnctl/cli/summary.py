@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -13,6 +12,8 @@ from nnctl.spec.validate import load_spec
 def summary(spec_path: SpecPath) -> None:
     """Build the model a spec describes and print its layers, output shapes and parameters."""
     spec, _ = load_spec(spec_path)
+    import numpy as np
+
     from nnctl.build import build_model
     from nnctl.data import load_dataset
 

@@ -64,7 +64,8 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         took = time.perf_counter() - self.started
         self.progress.remove_task(self.task)
-        self.console.print(f"epoch {epoch + 1}/{self.epochs}  {format_logs(logs)}  ({took:.1f}s)")
+        line = f"epoch {epoch + 1}/{self.epochs}  {format_logs(logs)}  ({took:.1f}s)"
+        self.console.print(line, markup=False, highlight=False)
 
     def on_train_end(self, logs=None):
         self.progress.stop()

@@ -1,0 +1,66 @@
+"""Every shipped spec trains, evaluates and exports on a small offline subset of its data."""
+
+from __future__ import annotations
+
+import io
+import re
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import SPECS
+from rich.console import Console
+
+from nnctl.training.progress import RichProgress
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+DOWNLOADS = {"mnist", "cifar10", "imdb"}
+
+
+def small_copy(spec: Path, tmp_path: Path) -> Path:
+    """The spec at a tiny size; MNIST (a download) becomes Fashion-MNIST, which has its shape."""
+    data = yaml.safe_load(spec.read_text())
+    if data["data"]["source"] in DOWNLOADS or data["data"]["source"] == "fashion_mnist":
+        if data["data"]["source"] not in ("mnist", "fashion_mnist"):
+            pytest.skip(f"{spec.name}: {data['data']['source']} needs a download")
+        if not FASHION.is_dir():
+            pytest.skip(
+                "needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+            )
+        data["data"]["source"] = "fashion_mnist"
+        data["data"]["max_samples"] = 600
+    data["train"]["epochs"] = min(data["train"].get("epochs", 10), 2)
+    path = tmp_path / spec.name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_shipped_spec_runs(spec, tmp_path, cli):
+    small = small_copy(spec, tmp_path)
+    run = tmp_path / "run"
+    code, _, err = cli("train", small, "--out", run, "--quiet")
+    assert code == 0, err
+    assert json.loads((run / "metrics.json").read_text())["test"]
+    code, out, err = cli("evaluate", run, "--json")
+    assert code == 0, err
+    assert "loss" in json.loads(out)
+    code, _, err = cli("export", run)
+    assert code == 0, err
+    assert (run / "export" / "saved_model.pb").is_file()
+
+
+def test_rich_progress_draws_each_epoch():
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=120)
+    progress = RichProgress(epochs=2, steps=5, console=console)
+    progress.on_train_begin()
+    for epoch in range(2):
+        progress.on_epoch_begin(epoch)
+        for batch in range(5):
+            progress.on_train_batch_end(batch, {"loss": 1.0 / (batch + 1)})
+        progress.on_epoch_end(epoch, {"loss": 0.25, "val_loss": 0.5})
+    progress.on_train_end()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert "epoch 1/2" in text and "epoch 2/2" in text and "val_loss=0.5" in text
