@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from nnctl.cli import evaluate, export, summary, train, validate
+from nnctl.cli import evaluate, export, render, schema, summary, train, validate
 from nnctl.cli.common import options
 
 app = typer.Typer(
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-for module in (train, evaluate, export, summary, validate):
+for module in (validate, render, schema, summary, train, evaluate, export):
     module.register(app)
 
 

@@ -15,6 +15,14 @@ from nnctl.errors import ExitCode, NnctlError, SpecError
 
 SpecPath = Annotated[Path, typer.Argument(help="The YAML spec file.", show_default=False)]
 RunPath = Annotated[Path, typer.Argument(help="A run directory written by 'nnctl train'.")]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a spec value, e.g. --set train.epochs=5 (repeatable).",
+    ),
+]
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

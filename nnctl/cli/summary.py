@@ -5,13 +5,13 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from nnctl.cli.common import SpecPath, boundary, out
+from nnctl.cli.common import Overrides, SpecPath, boundary, out
 from nnctl.spec.validate import load_spec
 
 
-def summary(spec_path: SpecPath) -> None:
+def summary(spec_path: SpecPath, overrides: Overrides = None) -> None:
     """Build the model a spec describes and print its layers, output shapes and parameters."""
-    spec, _ = load_spec(spec_path)
+    spec, _ = load_spec(spec_path, overrides or [])
     import numpy as np
 
     from nnctl.build import build_model

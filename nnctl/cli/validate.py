@@ -7,19 +7,20 @@ from typing import Annotated
 
 import typer
 
-from nnctl.cli.common import boundary, err, error_text, out
+from nnctl.cli.common import Overrides, boundary, err, error_text, out
 from nnctl.errors import SpecError, UserError
 from nnctl.spec.validate import load_spec
 
 
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    overrides: Overrides = None,
 ) -> None:
     """Check specs; print one OK line per valid file, or every error of every file (exit 2)."""
     failures = []
     for path in specs:
         try:
-            load_spec(path)
+            load_spec(path, overrides or [])
             out.print(f"{path}: OK", markup=False)
         except UserError as exc:
             failures.append(exc)

@@ -59,24 +59,51 @@ def format_path(path: PathKey) -> str:
     return out
 
 
-@dataclass
-class SourceMap:
-    """Where each value (and each mapping key) of a loaded YAML file sits."""
+@dataclass(frozen=True)
+class Mark:
+    """Where a value came from: a file position, or a command-line override (no line)."""
 
     file: str
-    lines: list[str]
-    values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of a spec came from, across files and overrides."""
+
+    file: str  # the spec the user named
+    texts: dict[str, list[str]] = field(default_factory=dict)  # file -> its lines
+    values: dict[PathKey, Mark] = field(default_factory=dict)
+    keys: dict[PathKey, Mark] = field(default_factory=dict)
+
+    def mark(self, path: PathKey, *, at_key: bool = False) -> Mark | None:
+        """The mark of ``path``, or of the nearest enclosing value that has one."""
+        probe = tuple(path)
+        while probe:
+            found = (self.keys.get(probe) if at_key else None) or self.values.get(probe)
+            if found:
+                return found
+            probe = probe[:-1]
+        return self.values.get(())
 
     def problem(self, path: PathKey, message: str, *, at_key: bool = False) -> Problem:
-        """A Problem located at ``path``, or at the nearest enclosing value that has a mark."""
-        marks = self.keys if at_key else self.values
-        probe = tuple(path)
-        while probe and probe not in marks and probe not in self.values:
-            probe = probe[:-1]
-        line, col = marks.get(probe) or self.values.get(probe) or (None, None)
-        source = self.lines[line - 1] if line and line <= len(self.lines) else None
-        return Problem(format_path(path), message, self.file, line, col, source)
+        """A Problem located at ``path`` (or the nearest enclosing value with a mark)."""
+        mark = self.mark(path, at_key=at_key) or Mark(self.file)
+        lines = self.texts.get(mark.file, [])
+        source = lines[mark.line - 1] if mark.line and mark.line <= len(lines) else None
+        return Problem(format_path(path), message, mark.file, mark.line, mark.column, source)
+
+    def overlay(self, other: SourceMap, replaced: set[PathKey]) -> None:
+        """Take ``other``'s marks over ours; drop ours under the subtrees ``other`` replaced."""
+        for table, theirs in ((self.values, other.values), (self.keys, other.keys)):
+            for path in [p for p in table if any(p[: len(r)] == r for r in replaced)]:
+                del table[path]
+            table.update(theirs)
+        self.texts.update(other.texts)
 
 
 def _problem_at(file: str, text: str, mark: Any, message: str) -> Problem:
@@ -130,7 +157,7 @@ def load_yaml(text: str, file: str = "<spec>") -> tuple[dict[str, Any], SourceMa
         raise SpecError(
             [_problem_at(file, text, node.start_mark, f"expected a mapping, got {kind}")]
         )
-    source = SourceMap(file, text.splitlines())
+    source = SourceMap(file, {file: text.splitlines()})
     problems: list[Problem] = []
     _walk(node, (), source, problems, [0])
     if problems:
@@ -138,8 +165,8 @@ def load_yaml(text: str, file: str = "<spec>") -> tuple[dict[str, Any], SourceMa
     return data, source
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _mark(node: yaml.Node, file: str) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def _walk(
@@ -151,22 +178,21 @@ def _walk(
         what = "nested too deeply" if len(path) > MAX_DEPTH else f"over {MAX_NODES} values"
         problems.append(source.problem(path, f"document is {what} (alias expansion?)"))
         raise SpecError(problems)
-    source.values.setdefault(path, _mark(node))
+    source.values.setdefault(path, _mark(node, source.file))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             child = (*path, key)
+            mark = _mark(key_node, source.file)
             if key in seen:
-                line, column = _mark(key_node)
-                message = f"duplicate key {key!r}: first on line {seen[key]}, again on line {line}"
-                text = source.lines[line - 1] if line <= len(source.lines) else None
-                problems.append(
-                    Problem(format_path(child), message, source.file, line, column, text)
-                )
+                lines = f"first on line {seen[key]}, again on line {mark.line}"
+                message = f"duplicate key {key!r}: {lines}"
+                source.keys[child] = mark
+                problems.append(source.problem(child, message, at_key=True))
                 continue
-            seen[key] = _mark(key_node)[0]
-            source.keys[child] = _mark(key_node)
+            seen[key] = mark.line
+            source.keys[child] = mark
             _walk(value_node, child, source, problems, count)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

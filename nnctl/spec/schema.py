@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 from pydantic.functional_validators import BeforeValidator
+from pydantic.json_schema import WithJsonSchema
 
 from nnctl.errors import SpecError
-from nnctl.spec.catalog import layer_class, layer_params
+from nnctl.spec.catalog import catalog, layer_class, layer_names, layer_params
 from nnctl.spec.loader import PathKey, SourceMap
 
 
@@ -53,9 +54,19 @@ Column = str | int
 class Preprocess(Section):
     """Feature preprocessing, compiled into the model's first layers so an export takes raw data."""
 
-    scale: Annotated[PositiveFinite | None, BeforeValidator(_fraction_string)] = Field(
-        None, description="multiply features by this (e.g. 1/255)"
-    )
+    scale: Annotated[
+        PositiveFinite | None,
+        BeforeValidator(_fraction_string),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "exclusiveMinimum": 0},
+                    {"type": "string", "pattern": r"^\s*\d+\s*/\s*\d+\s*$"},
+                    {"type": "null"},
+                ]
+            }
+        ),  # fmt: skip
+    ] = Field(None, description="multiply features by this (e.g. 1/255)")
     standardize: bool = Field(
         False, description="subtract the mean, divide by the std (training-split statistics)"
     )
@@ -176,11 +187,26 @@ FILE_SOURCES = {"csv", "npz", "npy", "idx"}
 SHORT_FORM = "_short"  # stands in for the first argument of a layer the catalogue does not know
 
 
-def _short_param(layer: str) -> str:
+def short_param(layer: str) -> str:
     """The argument a scalar short form sets: ``Dense: 64`` -> units, ``Dropout: 0.2`` -> rate."""
     cls = layer_class(layer)
     params = layer_params(cls)["params"] if cls else []
     return params[0] if params else SHORT_FORM
+
+
+def layer_json_schema() -> dict[str, Any]:
+    names = layer_names()
+    base = catalog()["layer_base_params"]
+    properties = {}
+    for spelling, cls in sorted(names.items()):
+        params = layer_params(cls)["params"] + base
+        arguments = {"type": "object", "properties": {p: {} for p in params}}
+        arguments["additionalProperties"] = False
+        short = {"type": ["number", "string", "array", "boolean", "null"]}
+        properties[spelling] = {"anyOf": [arguments, short], "description": f"keras.layers.{cls}"}
+    entry = {"type": "object", "properties": properties, "additionalProperties": False}
+    entry |= {"minProperties": 1, "maxProperties": 1}
+    return {"anyOf": [{"type": "string", "enum": sorted(names)}, entry]}
 
 
 class LayerSpec(Section):
@@ -201,7 +227,7 @@ class LayerSpec(Section):
                 return {"type": name}
             if isinstance(value, dict):
                 return {"type": name, "args": value}
-            return {"type": name, "args": {_short_param(name): value}, "short": True}
+            return {"type": name, "args": {short_param(name): value}, "short": True}
         if isinstance(entry, dict) and "type" in entry:
             return entry
         raise ValueError("expected a layer like 'Dense: {units: 64}', 'Dropout: 0.2' or 'Flatten'")
@@ -209,6 +235,11 @@ class LayerSpec(Section):
     @model_serializer
     def _to_entry(self) -> dict[str, Any]:
         return {self.keras_class or self.type: dict(self.args)}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler) -> dict[str, Any]:
+        """Editors see what users write: a layer name, or ``{Name: args | short form}``."""
+        return layer_json_schema()
 
     @property
     def keras_class(self) -> str | None:
@@ -308,6 +339,13 @@ class ExportSpec(Section):
 
 
 # --------------------------------------------------------------------------------------- spec
+def _source_first(section: Any) -> Any:
+    """A data section with ``source`` first, as users write it."""
+    if not isinstance(section, dict):
+        return section
+    return {"source": section["source"], **{k: v for k, v in section.items() if k != "source"}}
+
+
 class Spec(Section):
     version: Literal[1] = Field(1, description="spec language version")
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)] = Field(
@@ -328,7 +366,7 @@ class Spec(Section):
 
     def error(self, path: PathKey, message: str) -> SpecError:
         """A SpecError located at ``path`` in the file this spec came from."""
-        source = self._source or SourceMap("<spec>", [])
+        source = self._source or SourceMap("<spec>")
         return SpecError([source.problem(path, message)])
 
     @property
@@ -337,4 +375,7 @@ class Spec(Section):
 
     def resolved(self) -> dict[str, Any]:
         """The spec as plain data with every default filled in (what a run directory stores)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        resolved = self.model_dump(mode="json", exclude_none=True)
+        resolved["data"] = _source_first(resolved["data"])
+        resolved["train"]["validation"] = _source_first(resolved["train"]["validation"])
+        return resolved

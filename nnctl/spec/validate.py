@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from nnctl.errors import Problem, SpecError
 from nnctl.spec.catalog import suggest
 from nnctl.spec.checks import check_raw, check_spec
-from nnctl.spec.loader import PathKey, SourceMap, load_yaml, read_text
+from nnctl.spec.compose import load_composed
+from nnctl.spec.loader import PathKey, SourceMap
 from nnctl.spec.schema import Spec
 
 TYPE_WORDS = {
@@ -21,10 +22,10 @@ TYPE_WORDS = {
 }  # fmt: skip
 
 
-def load_spec(path: str | Path) -> tuple[Spec, SourceMap]:
-    """Read, parse and validate the spec at ``path``. Raises UserError/SpecError."""
+def load_spec(path: str | Path, overrides: list[str] = ()) -> tuple[Spec, SourceMap]:
+    """Read, compose (``extends``, ``--set``) and validate a spec. Raises UserError/SpecError."""
     path = Path(path)
-    data, source = load_yaml(read_text(path), str(path))
+    data, source = load_composed(path, list(overrides))
     return validate(data, source, base_dir=path.parent), source
 
 
@@ -102,9 +103,7 @@ def _describe(error: dict, data: dict) -> tuple[PathKey, str, bool]:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
               "less_than_equal": "<="}[kind]  # fmt: skip
         bound = next(iter(ctx.values()))
-        integral = isinstance(value, int) and isinstance(bound, int)
-        kind_word = "an integer" if integral else "a number"
-        return path, f"expected {kind_word} {op} {bound}, {got}", False
+        return path, f"expected a number {op} {bound}, {got}", False
     if kind == "literal_error":
         return path, f"expected {ctx['expected']}, {got}", False
     if kind == "too_short":

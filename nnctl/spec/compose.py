@@ -1,0 +1,165 @@
+"""Composing a spec: ``extends:`` a base file, then ``--set KEY=VALUE`` overrides.
+
+Every value keeps the mark of where it came from (file:line, or the override), so errors point
+into the file that holds the offending value and ``nnctl render --explain`` can say where each
+value came from.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from nnctl.errors import SpecError, UserError
+from nnctl.spec.loader import Mark, PathKey, SourceMap, SpecLoader, load_yaml, read_text
+
+MAX_EXTENDS = 16
+_KEY_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def load_composed(path: Path, overrides: list[str] = ()) -> tuple[dict[str, Any], SourceMap]:
+    """The spec at ``path`` with its bases merged in and ``overrides`` applied."""
+    data, source = _load_extending(Path(path), [])
+    for override in overrides:
+        _apply_override(data, source, override)
+    return data, source
+
+
+def _load_extending(path: Path, chain: list[Path]) -> tuple[dict[str, Any], SourceMap]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in [*chain, resolved])
+        raise UserError(f"{path}: 'extends' forms a cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS:
+        raise UserError(f"{path}: 'extends' chain is longer than {MAX_EXTENDS} files")
+    data, source = load_yaml(read_text(path), str(path))
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data, source
+    if not isinstance(base_name, str):
+        raise SpecError([source.problem(("extends",), "expected the path of a base spec")])
+    base_path = path.parent / base_name
+    if not base_path.is_file():
+        raise SpecError([source.problem(("extends",), f"no such base spec: {base_path}")])
+    base, base_source = _load_extending(base_path, [*chain, resolved])
+    replaced = _merge(base, data, ())
+    base_source.overlay(source, replaced)
+    base_source.file = source.file
+    return base, base_source
+
+
+def _merge(base: dict, child: dict, at: PathKey) -> set[PathKey]:
+    """Deep-merge ``child`` into ``base`` (mappings merge, anything else replaces).
+
+    Returns the paths whose whole subtree ``child`` replaced.
+    """
+    replaced = set()
+    for key, value in child.items():
+        path = (*at, key)
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            replaced |= _merge(base[key], value, path)
+        else:
+            base[key] = value
+            replaced.add(path)
+    return replaced
+
+
+def parse_key(key: str) -> PathKey:
+    """``model.layers[0].units`` -> ``('model', 'layers', 0, 'units')``."""
+    parts: list[str | int] = []
+    for index, segment in enumerate(key.split(".")):
+        matches = list(_KEY_PART.finditer(segment))
+        if not matches or "".join(m.group(0) for m in matches) != segment or matches[0].group(2):
+            raise ValueError(f"segment {index + 1} ({segment!r}) is not a key like name or name[0]")
+        parts += [m.group(1) if m.group(1) else int(m.group(2)) for m in matches]
+    return tuple(parts)
+
+
+def _apply_override(data: dict, source: SourceMap, override: str) -> None:
+    label = f"--set {override}"
+    key, sep, text = override.partition("=")
+    try:
+        if not sep:
+            raise ValueError("expected KEY=VALUE")
+        path = _through_layer_name(data, parse_key(key.strip()))
+        value = _parse_value(text)
+        _assign(data, path, value)
+    except ValueError as exc:
+        raise UserError(f"{label}: {exc}") from None
+    for table in (source.values, source.keys):
+        for old in [p for p in table if p[: len(path)] == path]:
+            del table[old]
+    source.values[path] = source.keys[path] = Mark(label)
+
+
+def _through_layer_name(data: dict, path: PathKey) -> PathKey:
+    """Let ``model.layers[0].units`` reach into ``- Dense: {units: ...}`` (or ``- Dense: 64``)."""
+    if len(path) < 4 or path[:2] != ("model", "layers") or not isinstance(path[2], int):
+        return path
+    layers = (data.get("model") or {}).get("layers")
+    if not isinstance(layers, list) or path[2] >= len(layers):
+        return path
+    entry = layers[path[2]]
+    if isinstance(entry, str):
+        entry = layers[path[2]] = {entry: {}}
+    if not isinstance(entry, dict) or len(entry) != 1 or path[3] in entry:
+        return path
+    ((name, args),) = entry.items()
+    if not isinstance(args, dict):
+        from nnctl.spec.schema import SHORT_FORM, short_param
+
+        entry[name] = {} if args is None else {short_param(name): args}
+        if SHORT_FORM in entry[name]:
+            return path
+    return (*path[:3], name, *path[3:])
+
+
+def _parse_value(text: str) -> Any:
+    """The value as YAML (so ``5`` is a number, ``[64, 64]`` a list), with nnctl's scalar rules."""
+    import yaml
+
+    loader = SpecLoader(text)
+    try:
+        return loader.get_single_data() if text.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ValueError(f"value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    finally:
+        loader.dispose()
+
+
+def _assign(data: Any, path: PathKey, value: Any) -> None:
+    node = data
+    for depth, part in enumerate(path[:-1]):
+        nxt = path[depth + 1]
+        node = _child(
+            node, part, create=dict if isinstance(nxt, str) else None, at=path[: depth + 1]
+        )
+    last = path[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            size = len(node) if isinstance(node, list) else 0
+            raise ValueError(f"index [{last}] is out of range (the list has {size} items)")
+    elif not isinstance(node, dict):
+        raise ValueError(f"{'.'.join(map(str, path[:-1]))} is not a mapping")
+    node[last] = value
+
+
+def _child(node: Any, part: str | int, create, at: PathKey) -> Any:
+    if isinstance(part, int):
+        if not isinstance(node, list) or part >= len(node):
+            raise ValueError(f"{_fmt(at)}: no such list item")
+        return node[part]
+    if not isinstance(node, dict):
+        raise ValueError(f"{_fmt(at[:-1])} is not a mapping")
+    if part not in node or node[part] is None:
+        if create is None:
+            raise ValueError(f"{_fmt(at)}: no such list")
+        node[part] = create()
+    return node[part]
+
+
+def _fmt(path: PathKey) -> str:
+    from nnctl.spec.loader import format_path
+
+    return format_path(path)
