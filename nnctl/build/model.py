@@ -6,9 +6,12 @@ statistics from the training split, so the saved and exported model takes raw fe
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from nnctl.build.layers import make_layer
+from nnctl.build.limits import estimated_parameters, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import Spec
@@ -19,20 +22,37 @@ INPUT_NAME = "features"
 def build_model(spec: Spec, train_x: np.ndarray):
     """The uncompiled model: input, preprocessing layers, then the spec's layers in order."""
     keras = import_keras()
+    import tensorflow as tf
+
     shape = tuple(spec.model.input_shape or train_x.shape[1:])
     dtype = "int32" if np.issubdtype(train_x.dtype, np.integer) else "float32"
     inputs = keras.Input(shape=shape, dtype=dtype, name=INPUT_NAME)
     x = _preprocess(spec, inputs, train_x)
     previous = "the input" if x is inputs else "preprocessing"
+    limit, total = spec.model.max_parameters, 0
     for index, layer in enumerate(spec.model.layers):
+        where = ("model", "layers", index)
+        total += estimated_parameters(layer, tuple(x.shape))
+        if total > limit:
+            raise spec.error(where, too_large(total, limit))
         try:
             x = make_layer(layer)(x)
+        except (MemoryError, tf.errors.ResourceExhaustedError):
+            raise spec.error(where, "out of memory creating this layer's weights") from None
         except (ValueError, TypeError) as exc:
-            where = ("model", "layers", index)
             got = f"got shape {tuple(x.shape)} from {previous}"
-            raise spec.error(where, f"{layer.keras_class}: {_first_line(exc)} ({got})") from None
+            raise spec.error(where, f"{layer.keras_class}: {_explain(exc, got)}") from None
         previous = f"model.layers[{index}]"
-    return keras.Model(inputs, x, name=spec.name)
+    model = keras.Model(inputs, x, name=spec.name)
+    if model.count_params() > limit:
+        raise spec.error(("model",), too_large(model.count_params(), limit))
+    return model
+
+
+def build_symbolic(spec: Spec, shape: tuple[int, ...], dtype: str):
+    """Build the model on placeholder data of the right shape: catches shape and size errors
+    (located at the spec's layer) before any data is loaded."""
+    return build_model(spec, np.zeros((1, *shape), dtype=dtype))
 
 
 def _preprocess(spec: Spec, x, train_x: np.ndarray):
@@ -72,5 +92,20 @@ def compile_model(model, spec: Spec, steps_per_epoch: int) -> None:
     model.compile(optimizer=optimizer, loss=make_loss(spec), metrics=list(spec.metrics))
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+LAYOUTS = {
+    3: " (batch, steps, features)",
+    4: " (batch, height, width, channels)",
+    5: " (batch, depth, height, width, channels)",
+}
+
+
+def _explain(exc: Exception, got: str) -> str:
+    """Keras's build error in the words of the spec: rank mismatches say what layout is needed."""
+    text = str(exc).strip()
+    rank = re.search(r"expected (min_)?ndim=(\d+), found ndim=(\d+)", text)
+    if rank:
+        need = int(rank.group(2))
+        more = " or more" if rank.group(1) else ""
+        return f"expects input of rank {need}{more}{LAYOUTS.get(need, '')}, {got}"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"{first} ({got})"

@@ -14,11 +14,9 @@ def summary(spec_path: SpecPath, overrides: Overrides = None) -> None:
     spec, _ = load_spec(spec_path, overrides or [])
     import numpy as np
 
-    from nnctl.build import build_model
-    from nnctl.data import load_dataset
+    from nnctl.cli.validate import build_placeholder
 
-    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, spec_path.parent)
-    model = build_model(spec, dataset.train.x)
+    model = build_placeholder(spec, spec_path.parent)
     table = Table(title=f"{spec.name} ({spec_path})")
     for column in ("layer", "type", "output shape"):
         table.add_column(column)

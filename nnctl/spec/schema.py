@@ -184,6 +184,7 @@ FILE_SOURCES = {"csv", "npz", "npy", "idx"}
 
 
 # -------------------------------------------------------------------------------------- model
+MAX_LAYERS = 1000
 SHORT_FORM = "_short"  # stands in for the first argument of a layer the catalogue does not know
 
 
@@ -251,7 +252,12 @@ class ModelSpec(Section):
     input_shape: list[PositiveInt] | None = Field(
         None, description="shape of one sample; default: taken from the data"
     )
-    layers: list[LayerSpec] = Field(min_length=1, description="a Sequential stack, first to last")
+    layers: list[LayerSpec] = Field(
+        min_length=1, max_length=MAX_LAYERS, description="a Sequential stack, first to last"
+    )
+    max_parameters: PositiveInt = Field(
+        10**9, description="refuse to build a larger model (a spec is untrusted data)"
+    )
 
 
 # ---------------------------------------------------------------------------------- optimizer

@@ -1,0 +1,40 @@
+"""A spec is untrusted data: refuse a model too large to build before its weights exist."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nnctl.spec.schema import LayerSpec
+
+RECURRENT_GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+
+
+def estimated_parameters(layer: LayerSpec, input_shape: tuple[Any, ...]) -> int:
+    """Weights the layer will create on an input of ``input_shape`` (0 for layers not counted).
+
+    Covers the layers whose size a spec sets directly (dense, convolution, embedding, recurrent);
+    the model's real count is checked again once built.
+    """
+    cls, args = layer.keras_class, layer.args
+    channels = int(input_shape[-1] or 0) if input_shape else 0
+    if cls in ("Dense", "EinsumDense") and isinstance(args.get("units"), int):
+        return (channels + 1) * args["units"]
+    if cls and cls.startswith("Conv") and isinstance(args.get("filters"), int):
+        dims = int(cls[len("Conv")]) if cls[len("Conv") : len("Conv") + 1].isdigit() else 2
+        kernel = args.get("kernel_size", 1)
+        size = math.prod(kernel) if isinstance(kernel, list) else int(kernel) ** dims
+        return (size * channels + 1) * args["filters"]
+    if cls == "Embedding":
+        return int(args.get("input_dim", 0)) * int(args.get("output_dim", 0))
+    if cls in RECURRENT_GATES and isinstance(args.get("units"), int):
+        units = args["units"]
+        return RECURRENT_GATES[cls] * (channels + units + 1) * units
+    return 0
+
+
+def too_large(total: int, limit: int) -> str:
+    return (
+        f"the model would have at least {total:,} parameters, over model.max_parameters "
+        f"({limit:,}); raise model.max_parameters if you mean it"
+    )

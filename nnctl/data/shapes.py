@@ -1,0 +1,26 @@
+"""The shape of one sample, known without loading the data, so a model can be built first."""
+
+from __future__ import annotations
+
+from nnctl.spec.schema import DataSpec
+
+FIXED = {
+    "digits": (64,),
+    "iris": (4,),
+    "breast_cancer": (30,),
+    "make_moons": (2,),
+    "mnist": (28, 28),
+    "fashion_mnist": (28, 28),
+    "cifar10": (32, 32, 3),
+}
+
+
+def sample_shape(data: DataSpec) -> tuple[tuple[int, ...], str] | None:
+    """(shape, dtype) of one sample of ``data``, or None when only the files can tell."""
+    if data.source in FIXED:
+        return FIXED[data.source], "float32"
+    if data.source in ("make_regression", "make_classification"):
+        return (data.n_features,), "float32"
+    if data.source == "imdb":
+        return (data.maxlen,), "int32"
+    return None
