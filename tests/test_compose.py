@@ -81,7 +81,10 @@ def test_set_overrides(child, override, check):
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
-        ("train.epochs=0", "--set train.epochs=0: error: train.epochs: expected a number > 0"),
+        (
+            "train.epochs=0",
+            "--set train.epochs=0: error: train.epochs: expected a positive integer, got 0",
+        ),
         ("train.bogus=1", "--set train.bogus=1: error: train.bogus: unknown key 'bogus'"),
         ("model.layers[9].units=3", "--set model.layers[9].units=3: model.layers[9]: no such"),
         ("train.epochs", "--set train.epochs: expected KEY=VALUE"),

@@ -116,12 +116,18 @@ BROKEN = [
         "finite",
         9,
     ),
-    ("metrics: [accuracy]", "metrics: [accuracy]\ntrain: {epochs: 0}", "train.epochs", "> 0", 9),
+    (
+        "metrics: [accuracy]",
+        "metrics: [accuracy]\ntrain: {epochs: 0}",
+        "train.epochs",
+        "expected a positive integer, got 0",
+        9,
+    ),
     (
         "metrics: [accuracy]",
         "metrics: [accuracy]\ntrain: {epochs: '5'}",
         "train.epochs",
-        "expected an integer",
+        "expected a positive integer, got '5'; remove the quotes",
         9,
     ),
     (

@@ -8,6 +8,7 @@ from nnctl.keras_env import import_keras
 from nnctl.spec.schema import LayerSpec
 
 REGULARIZER_CLASSES = {"l1": "L1", "l2": "L2", "l1l2": "L1L2"}
+NESTED_LAYER_ARGS = {"layer", "backward_layer"}  # Bidirectional, TimeDistributed
 
 
 def make_layer(layer: LayerSpec, name: str | None = None):
@@ -21,6 +22,8 @@ def make_layer(layer: LayerSpec, name: str | None = None):
 
 
 def _resolve_arg(key: str, value: Any) -> Any:
+    if key in NESTED_LAYER_ARGS and value is not None:
+        return make_layer(LayerSpec.model_validate(value))
     if key.endswith("regularizer") and value is not None:
         return regularizer(value)
     if key.endswith("initializer") and isinstance(value, dict):

@@ -14,39 +14,91 @@ from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
 from nnctl.keras_env import import_keras
-from nnctl.spec.schema import Spec
+from nnctl.spec.schema import MERGES, LayerSpec, NodeSpec, Spec
 
 INPUT_NAME = "features"
+LIST_INPUT = MERGES | {"Attention", "AdditiveAttention"}
 
 
 def build_model(spec: Spec, train_x: np.ndarray):
-    """The uncompiled model: input, preprocessing layers, then the spec's layers in order."""
+    """The uncompiled model: input, preprocessing layers, then the spec's layers or graph."""
     keras = import_keras()
-    import tensorflow as tf
-
     shape = tuple(spec.model.input_shape or train_x.shape[1:])
     dtype = "int32" if np.issubdtype(train_x.dtype, np.integer) else "float32"
     inputs = keras.Input(shape=shape, dtype=dtype, name=INPUT_NAME)
-    x = _preprocess(spec, inputs, train_x)
-    previous = "the input" if x is inputs else "preprocessing"
-    limit, total = spec.model.max_parameters, 0
-    for index, layer in enumerate(spec.model.layers):
-        where = ("model", "layers", index)
-        total += estimated_parameters(layer, tuple(x.shape))
-        if total > limit:
-            raise spec.error(where, too_large(total, limit))
-        try:
-            x = make_layer(layer)(x)
-        except (MemoryError, tf.errors.ResourceExhaustedError):
-            raise spec.error(where, "out of memory creating this layer's weights") from None
-        except (ValueError, TypeError) as exc:
-            got = f"got shape {tuple(x.shape)} from {previous}"
-            raise spec.error(where, f"{layer.keras_class}: {_explain(exc, got)}") from None
-        previous = f"model.layers[{index}]"
-    model = keras.Model(inputs, x, name=spec.name)
-    if model.count_params() > limit:
-        raise spec.error(("model",), too_large(model.count_params(), limit))
+    graph = _Graph(spec, _preprocess(spec, inputs, train_x))
+    for index, node in enumerate(spec.model.graph):
+        graph.add(index, node)
+    outputs = [
+        graph.tensor(name, ("model", "outputs")) for name in spec.model.outputs or [graph.last]
+    ]
+    try:
+        model = keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=spec.name)
+    except ValueError as exc:
+        raise spec.error(("model",), str(exc).strip().splitlines()[0]) from None
+    if model.count_params() > spec.model.max_parameters:
+        raise spec.error(("model",), too_large(model.count_params(), spec.model.max_parameters))
     return model
+
+
+class _Graph:
+    """Named tensors and layers as the nodes are added in order."""
+
+    def __init__(self, spec: Spec, x):
+        self.spec, self.section = spec, "layers" if spec.model.layers is not None else "nodes"
+        self.tensors, self.layers = {INPUT_NAME: x}, {}
+        self.origin = {INPUT_NAME: "the input"}
+        self.last, self.parameters = INPUT_NAME, 0
+
+    def tensor(self, name: str, where):
+        if name not in self.tensors:
+            known = ", ".join(self.tensors)
+            raise self.spec.error(where, f"no node or input named {name!r} before here ({known})")
+        return self.tensors[name]
+
+    def add(self, index: int, node: NodeSpec) -> None:
+        where = ("model", self.section, index)
+        sources = node.inputs or [self.last]
+        xs = [self.tensor(name, (*where, "inputs")) for name in sources]
+        if node.share:
+            layer = self.layers.get(node.share) or self._missing(node.share, (*where, "share"))
+        else:
+            self._count(node.layer, xs, where)
+            layer = make_layer(node.layer, name=node.name)
+        pairs = zip(sources, xs, strict=True)
+        got = ", ".join(f"shape {tuple(x.shape)} from {self.origin[n]}" for n, x in pairs)
+        try:
+            y = call_layer(layer, xs)
+        except (ValueError, TypeError) as exc:
+            kind = type(layer).__name__
+            raise self.spec.error(where, f"{kind}: {_explain(exc, f'got {got}')}") from None
+        except Exception as exc:
+            if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
+                raise self.spec.error(
+                    where, "out of memory creating this layer's weights"
+                ) from None
+            raise
+        name = node.name or f"{self.section}[{index}]"
+        self.tensors[name], self.layers[name], self.last = y, layer, name
+        self.origin[name] = f"model.{self.section}[{index}]"
+
+    def _count(self, layer: LayerSpec, xs, where) -> None:
+        limit = self.spec.model.max_parameters
+        self.parameters += estimated_parameters(layer, tuple(xs[0].shape))
+        if self.parameters > limit:
+            raise self.spec.error(where, too_large(self.parameters, limit))
+
+    def _missing(self, name: str, where):
+        raise self.spec.error(where, f"no earlier node named {name!r} to share")
+
+
+def call_layer(layer, xs: list):
+    """Merges and Attention take a list; MultiHeadAttention takes (query, value[, key])."""
+    if len(xs) == 1:
+        return layer(xs[0])
+    if type(layer).__name__ in LIST_INPUT:
+        return layer(xs)
+    return layer(*xs)
 
 
 def build_symbolic(spec: Spec, shape: tuple[int, ...], dtype: str):

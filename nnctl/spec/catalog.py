@@ -10,6 +10,15 @@ from pathlib import Path
 from typing import Any
 
 CATALOG_PATH = Path(__file__).with_name("keras_catalog.json")
+MAX_LISTED = 15  # longer lists of names are not spelled out in messages
+COMMON = {  # named in a message when an unknown name is close to none of the many known ones
+    "layer": ["Dense", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "BatchNormalization",
+              "LSTM", "Embedding"],
+    "activation": ["relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "linear"],
+    "loss": ["mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
+             "sparse_categorical_crossentropy"],
+    "metric": ["accuracy", "mae", "mse", "auc", "precision", "recall"],
+}  # fmt: skip
 
 
 @cache
@@ -41,9 +50,21 @@ def layer_params(cls: str) -> dict[str, list[str]]:
 
 
 def suggest(name: Any, choices: list[str] | set[str] | dict) -> str:
-    """`` (did you mean 'Dense'?)`` when something close exists, else ``""``."""
-    if not isinstance(name, str):
+    """``; did you mean 'Dense'?`` when one choice is close (or alone starts with ``name``)."""
+    if not isinstance(name, str) or not name:
         return ""
-    lowered = {c.lower(): c for c in choices}
+    lowered = {str(c).lower(): c for c in choices}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
-    return f"; did you mean {lowered[close[0]]!r}?" if close else ""
+    if not close and len(name) >= 3:
+        close = [c for c in lowered if c.startswith(name.lower())]
+    return f"; did you mean {lowered[close[0]]!r}?" if len(close) == 1 else ""
+
+
+def hint(name: Any, choices: list[str] | set[str] | dict, common: list[str] = ()) -> str:
+    """A close choice as ``did you mean``; else every choice, or the common ones of many."""
+    close = suggest(name, choices)
+    if close:
+        return close
+    if len(choices) <= MAX_LISTED:
+        return f"; expected one of: {', '.join(map(str, choices))}"
+    return f"; common ones: {', '.join(common)}" if common else ""

@@ -13,12 +13,13 @@ from pathlib import Path
 
 CATALOG_PATH = Path(__file__).with_name("keras_catalog.json")
 
-# Layers a spec may not name: they run arbitrary code, wrap other layers (a later graph form
-# handles those), or belong to other frameworks.
+# Layers a spec may not name: they run arbitrary code, take objects a spec cannot express (a cell,
+# a whole model), or belong to other frameworks. Bidirectional and TimeDistributed are allowed:
+# their `layer:` argument is itself a spec layer entry.
 EXCLUDED_LAYERS = {
     "Lambda", "TFSMLayer", "Layer", "InputLayer", "Wrapper", "RNN", "StackedRNNCells",
-    "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "Pipeline", "Bidirectional",
-    "TimeDistributed", "SpectralNormalization", "GRUCell", "LSTMCell", "SimpleRNNCell",
+    "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "Pipeline", "SpectralNormalization",
+    "GRUCell", "LSTMCell", "SimpleRNNCell",
 }  # fmt: skip
 EXCLUDED_OPTIMIZERS = {"optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap"}
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from nnctl.spec.catalog import catalog, layer_names, layer_params, suggest
-from nnctl.spec.loader import PathKey
-from nnctl.spec.schema import FILE_SOURCES, SHORT_FORM, LayerSpec, OptimizerSpec, Spec
+from nnctl.spec.catalog import COMMON, catalog, hint, layer_names, layer_params, suggest
+from nnctl.spec.graph import check_graph
+from nnctl.spec.loader import PathKey, expected_got, format_value
+from nnctl.spec.schema import (
+    FILE_SOURCES,
+    NODE_KEYS,
+    SHORT_FORM,
+    LayerSpec,
+    OptimizerSpec,
+    Spec,
+)
 
 Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
 
@@ -27,7 +36,8 @@ BINARY_LOSSES = {
     "hinge",
     "squared_hinge",
 }
-REGULARIZERS = {"l1", "l2", "l1l2"}
+REGULARIZERS = ["l1", "l2", "l1l2"]
+DROPOUTS = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 RENAMED_OPTIMIZER_ARGS = {
     "lr": "'lr' was renamed 'learning_rate' in Keras 3",
     "decay": "'decay' is gone in Keras 3; use optimizer.schedule",
@@ -41,46 +51,65 @@ def check_raw(data: dict[str, Any]) -> list[Issue]:
 
 def check_spec(spec: Spec, base_dir: Path | None) -> list[Issue]:
     """Rules across sections, for a spec whose structure is valid."""
-    return [*_check_labels(spec), *_check_monitors(spec), *_check_files(spec, base_dir)]
+    return [
+        *_check_labels(spec),
+        *_check_monitors(spec),
+        *_check_files(spec, base_dir),
+        *check_graph(spec),
+    ]
 
 
-def _layers(data: dict) -> Iterator[tuple[int, PathKey, LayerSpec]]:
-    """Each well-formed layer entry with its index and the path of its name."""
+def _layers(data: dict) -> Iterator[tuple[PathKey, LayerSpec]]:
+    """Each well-formed layer entry (of ``layers`` or graph ``nodes``) and the path of its name."""
     model = data.get("model")
-    entries = model.get("layers") if isinstance(model, dict) else None
-    for index, entry in enumerate(entries if isinstance(entries, list) else []):
-        try:
-            layer = LayerSpec.model_validate(entry)
-        except ValidationError:
-            continue  # the schema reports it
-        key = next(iter(entry)) if isinstance(entry, dict) and "type" not in entry else None
-        yield index, ("model", "layers", index) + ((key,) if key is not None else ()), layer
+    for form in ("layers", "nodes"):
+        entries = model.get(form) if isinstance(model, dict) else None
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if form == "nodes" and isinstance(entry, dict):
+                entry = {k: v for k, v in entry.items() if k not in NODE_KEYS}
+            try:
+                layer = LayerSpec.model_validate(entry)
+            except ValidationError:
+                continue  # the schema reports it
+            key = next(iter(entry)) if isinstance(entry, dict) and "type" not in entry else None
+            yield ("model", form, index) + ((key,) if key is not None else ()), layer
 
 
 def _check_layers(data: dict) -> Iterator[Issue]:
-    for _, at, layer in _layers(data):
+    for at, layer in _layers(data):
         cls = layer.keras_class
         if cls is None:
             same_style = [n for n in layer_names() if n[:1].isupper() == layer.type[:1].isupper()]
-            yield at, f"unknown layer {layer.type!r}{suggest(layer.type, same_style)}", True
-            continue
-        params = layer_params(cls)
-        allowed = set(params["params"]) | set(catalog()["layer_base_params"])
-        if SHORT_FORM in layer.args:
+            hint_ = hint(layer.type, same_style, COMMON["layer"])
+            yield at, f"unknown layer {layer.type!r}{hint_}", True
+        elif SHORT_FORM in layer.args:
             yield at, f"{cls} takes no arguments; write '- {cls}'", False
-            continue
-        for name, value in layer.args.items():
-            where = at if layer.short else (*at, name)
-            if name not in allowed:
-                yield where, f"unknown argument {name!r} for {cls}{suggest(name, allowed)}", True
-            elif name.endswith("activation") and isinstance(value, str):
-                yield from _check_name(where, value, "activation", catalog()["activations"])
-            elif name.endswith("regularizer") and value is not None:
-                yield from _check_regularizer(where, value)
-        for name in params["required"]:
-            if name not in layer.args:
-                yield at, f"{cls} needs argument {name!r}", False
-        yield from _check_ranges(at, cls, layer.args, layer.short)
+        else:
+            yield from _check_arguments(at, cls, layer)
+
+
+def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]:
+    """Argument names, activation and regularizer names, required arguments, common ranges."""
+    params = layer_params(cls)
+    allowed = list(dict.fromkeys(params["params"] + catalog()["layer_base_params"]))
+    meant = set()
+    for name, value in layer.args.items():
+        where = at if layer.short else (*at, name)
+        if name not in allowed:
+            close = suggest(name, allowed)
+            meant.add(close.split("'")[1] if close else None)
+            listed = close or f"; {cls} takes: {', '.join(allowed)}"
+            yield where, f"unknown argument {name!r} for {cls}{listed}", True
+        elif name.endswith("activation") and isinstance(value, str):
+            yield from _check_name(where, value, "activation", catalog()["activations"])
+        elif name.endswith("regularizer") and value is not None:
+            yield from _check_regularizer(where, value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield where, expected_got("a finite number", value), False
+    for name in params["required"]:
+        if name not in layer.args and name not in meant:
+            yield at, f"{cls} needs argument {name!r}", False
+    yield from _check_ranges(at, cls, layer.args, layer.short)
 
 
 def _check_ranges(at: PathKey, cls: str, args: dict, short: bool) -> Iterator[Issue]:
@@ -88,50 +117,31 @@ def _check_ranges(at: PathKey, cls: str, args: dict, short: bool) -> Iterator[Is
     for name in ("units", "filters"):
         value = args.get(name)
         if name in args and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            yield (
-                (at if short else (*at, name)),
-                f"expected a positive integer, got {value!r}",
-                False,
-            )
-    if (
-        cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
-        and "rate" in args
-    ):
+            message = expected_got("a positive integer", value)
+            if short and isinstance(value, list):
+                message += f"; '{cls}: N' sets only {name}; write {cls}: {{{name}: N, ...}}"
+            yield (at if short else (*at, name)), message, False
+    if cls in DROPOUTS and "rate" in args:
         rate = args["rate"]
         if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1:
-            yield (
-                (at if short else (*at, "rate")),
-                f"expected a rate in [0, 1), got {rate!r}",
-                False,
-            )
+            yield (at if short else (*at, "rate")), expected_got("a rate in [0, 1)", rate), False
 
 
 def _check_regularizer(at: PathKey, value: Any) -> Iterator[Issue]:
     """``l2``, ``{l2: 0.01}`` or ``{l1l2: {l1: 0.01, l2: 0.01}}``."""
-    name = (
-        value
-        if isinstance(value, str)
-        else next(iter(value), None)
-        if isinstance(value, dict)
-        else None
-    )
-    if name is None or (isinstance(value, dict) and len(value) != 1):
-        yield (
-            at,
-            "expected a regularizer like 'l2', {l2: 0.01} or {l1l2: {l1: 0.01, l2: 0.01}}",
-            False,
-        )
+    name = value if isinstance(value, str) else None
+    if isinstance(value, dict) and len(value) == 1:
+        name = next(iter(value))
+    if not isinstance(name, str):
+        example = "'l2', {l2: 0.01} or {l1l2: {l1: 0.01, l2: 0.01}}"
+        yield at, f"expected a regularizer like {example}, got {format_value(value)}", False
     elif name not in REGULARIZERS:
-        yield (
-            at,
-            f"unknown regularizer {name!r}{suggest(name, REGULARIZERS)}; expected l1, l2 or l1l2",
-            False,
-        )
+        yield at, f"unknown regularizer {name!r}{hint(name, REGULARIZERS)}", False
 
 
 def _check_name(at: PathKey, name: str, what: str, known: list[str]) -> Iterator[Issue]:
     if name not in known:
-        yield at, f"unknown {what} {name!r}{suggest(name, known)}", False
+        yield at, f"unknown {what} {name!r}{hint(name, known, COMMON[what])}", False
 
 
 def _loss_name(loss: Any) -> str | None:
@@ -156,29 +166,31 @@ def _check_names(data: dict) -> Iterator[Issue]:
 
 
 def _check_optimizer(section: Any, optimizers: dict[str, list[str]]) -> Iterator[Issue]:
-    section = {"name": section} if isinstance(section, str) else section
-    if not isinstance(section, dict):
-        return
-    name = section.get("name", "adam")
     at = ("optimizer",) if isinstance(section, str) else ("optimizer", "name")
+    section = {"name": section} if isinstance(section, str) else section
+    name = section.get("name", "adam") if isinstance(section, dict) else None
     if not isinstance(name, str):
         return
     if name not in optimizers:
-        yield at, f"unknown optimizer {name!r}{suggest(name, optimizers)}", False
+        yield at, f"unknown optimizer {name!r}{hint(name, list(optimizers))}", False
         return
-    allowed = set(optimizers[name]) - {"name", "learning_rate"}
-    for arg in section:
-        if arg in allowed or arg in OptimizerSpec.model_fields:
+    allowed = [a for a in optimizers[name] if a not in ("name", "learning_rate")]
+    for arg, value in section.items():
+        if arg in OptimizerSpec.model_fields:
             continue
-        hint = f"unknown argument {arg!r} for {name}{suggest(arg, allowed)}"
-        yield ("optimizer", arg), RENAMED_OPTIMIZER_ARGS.get(arg, hint), True
+        if arg not in allowed:
+            listed = suggest(arg, allowed) or f"; {name} takes: {', '.join(allowed)}"
+            unknown = f"unknown argument {arg!r} for {name}{listed}"
+            yield ("optimizer", arg), RENAMED_OPTIMIZER_ARGS.get(arg, unknown), True
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield ("optimizer", arg), expected_got("a finite number", value), False
 
 
 def _check_labels(spec: Spec) -> Iterator[Issue]:
     """Loss, label encoding and output activation must agree."""
     loss = _loss_name(spec.loss)
     one_hot = spec.data.preprocess.one_hot
-    last = spec.model.layers[-1]
+    last = spec.model.graph[-1].layer
     if one_hot and loss in SPARSE_LOSSES:
         yield (
             ("data", "preprocess", "one_hot"),
@@ -193,10 +205,14 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
             "set data.preprocess.one_hot: true or use sparse_categorical_crossentropy",
             False,
         )
-    if loss in BINARY_LOSSES and last.args.get("activation") == "softmax":
+    if loss in BINARY_LOSSES and last is not None and last.args.get("activation") == "softmax":
+        form, index = ("layers", len(spec.model.layers) - 1) if spec.model.layers else ("nodes", -1)
+        index = index if index >= 0 else len(spec.model.graph) - 1
+        at = ("model", form, index, last.type) + (() if last.short else ("activation",))
         yield (
-            ("loss",),
-            f"{loss} with a softmax output: a single softmax unit always outputs 1; use sigmoid",
+            at,
+            f"softmax does not fit {loss}: its outputs sum to 1, so a single softmax unit "
+            "always outputs 1; use activation: sigmoid",
             False,
         )
     if spec.data.source == "make_regression" and (
@@ -218,32 +234,29 @@ def _check_monitors(spec: Spec) -> Iterator[Issue]:
     watchers.append(("optimizer", "schedule", spec.optimizer.schedule))
     for section, key, watcher in watchers:
         monitor = getattr(watcher, "monitor", None)
-        if monitor is not None and monitor not in computed:
-            why = (
-                " (no validation data: train.validation is 0)"
-                if monitor.startswith("val_") and not has_validation
-                else ""
-            )
-            yield (
-                (section, key, "monitor"),
-                f"{monitor!r} is never computed{why}; computed: {', '.join(computed)}",
-                False,
-            )
+        if monitor is None or monitor in computed:
+            continue
+        metric = monitor.removeprefix("val_")
+        if monitor.startswith("val_") and not has_validation:
+            fix = " (no validation data: train.validation is 0)"
+        else:
+            fix = f"; add {metric} to metrics" if metric in catalog()["metrics"] else ""
+        message = f"{monitor!r} is never computed{fix}; computed: {', '.join(computed)}"
+        yield (section, key, "monitor"), message, False
     if not isinstance(spec.train.validation, float):
-        validation = spec.train.validation
-        if validation.source not in FILE_SOURCES:
-            yield (
-                ("train", "validation", "source"),
-                f"a validation source must be a file ({', '.join(sorted(FILE_SOURCES))})",
-                False,
-            )
-        for key in ("preprocess", "test_split"):
-            if key in validation.model_fields_set:
-                yield (
-                    ("train", "validation", key),
-                    f"validation data uses the training data's {key}; remove it here",
-                    True,
-                )
+        yield from _check_validation_source(spec.train.validation)
+
+
+def _check_validation_source(validation: Any) -> Iterator[Issue]:
+    """A separate validation source is a file, and shares the training data's preprocessing."""
+    if validation.source not in FILE_SOURCES:
+        files = ", ".join(sorted(FILE_SOURCES))
+        message = f"a validation source must be a file ({files}), got {validation.source!r}"
+        yield ("train", "validation", "source"), message, False
+    for key in ("preprocess", "test_split"):
+        if key in validation.model_fields_set:
+            message = f"validation data uses the training data's {key}; remove it here"
+            yield ("train", "validation", key), message, True
 
 
 def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:

@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from nnctl.errors import SpecError, UserError
-from nnctl.spec.loader import Mark, PathKey, SourceMap, SpecLoader, load_yaml, read_text
+from nnctl.spec.blocks import expand_blocks
+from nnctl.spec.loader import Mark, PathKey, SourceMap, load_value, load_yaml, read_text
 
 MAX_EXTENDS = 16
 _KEY_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
 
 def load_composed(path: Path, overrides: list[str] = ()) -> tuple[dict[str, Any], SourceMap]:
-    """The spec at ``path`` with its bases merged in and ``overrides`` applied."""
+    """The spec at ``path`` with its bases merged in, ``overrides`` applied, blocks expanded."""
     data, source = _load_extending(Path(path), [])
     for override in overrides:
         _apply_override(data, source, override)
+    expand_blocks(data, source)
     return data, source
 
 
@@ -81,7 +83,7 @@ def _apply_override(data: dict, source: SourceMap, override: str) -> None:
     key, sep, text = override.partition("=")
     try:
         if not sep:
-            raise ValueError("expected KEY=VALUE")
+            raise ValueError("expected KEY=VALUE, e.g. --set train.epochs=5")
         path = _through_layer_name(data, parse_key(key.strip()))
         value = _parse_value(text)
         _assign(data, path, value)
@@ -117,15 +119,12 @@ def _through_layer_name(data: dict, path: PathKey) -> PathKey:
 
 def _parse_value(text: str) -> Any:
     """The value as YAML (so ``5`` is a number, ``[64, 64]`` a list), with nnctl's scalar rules."""
-    import yaml
-
-    loader = SpecLoader(text)
     try:
-        return loader.get_single_data() if text.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ValueError(f"value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    finally:
-        loader.dispose()
+        return load_value(text, "--set") if text.strip() else ""
+    except SpecError as exc:
+        raise ValueError(f"{exc.problems[0].message} (in the value)") from None
+    except UserError as exc:
+        raise ValueError(str(exc).removeprefix("--set: ")) from None
 
 
 def _assign(data: Any, path: PathKey, value: Any) -> None:

@@ -18,7 +18,10 @@ SCHEMA_ID = "https://nnctl.dev/schema/spec-v1.json"
 
 def json_schema() -> dict:
     schema = Spec.model_json_schema(mode="validation")
-    _share_layer_schemas(schema["$defs"]["LayerSpec"])
+    defs = schema["$defs"]
+    _share_layer_schemas(defs["LayerSpec"])
+    defs["NodeSpec"] = _node_schema(defs["NodeSpec"])
+    defs["ModelSpec"]["properties"]["blocks"] = BLOCKS
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
@@ -27,7 +30,44 @@ def _share_layer_schemas(layer: dict) -> None:
     properties = layer["anyOf"][1]["properties"]
     for spelling, cls in layer_names().items():
         if spelling != cls:
-            properties[spelling] = {"$ref": f"#/$defs/LayerSpec/anyOf/1/properties/{cls}"}
+            properties[spelling] = {"$ref": LAYER_REF + cls}
+
+
+LAYER_REF = "#/$defs/LayerSpec/anyOf/1/properties/"
+BLOCKS = {
+    "type": "object",
+    "description": "reusable groups of nodes, expanded where a node says `block: NAME`",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "params": {"type": "object", "description": "parameters ($name) and defaults"},
+            "nodes": {"type": "array", "items": {"$ref": "#/$defs/NodeSpec"}},
+        },
+        "required": ["nodes"],
+        "additionalProperties": False,
+    },
+}
+BLOCK_USE = {
+    "type": "object",
+    "properties": {
+        "block": {"type": "string"},
+        "name": {"type": "string"},
+        "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "repeat": {"type": "integer", "minimum": 1},
+        "with": {"type": "object"},
+    },
+    "required": ["block", "name"],
+    "additionalProperties": False,
+}
+
+
+def _node_schema(generated: dict) -> dict:
+    """A node as users write it: its layer key sits beside name/inputs/share (or a block use)."""
+    properties = {k: v for k, v in generated["properties"].items() if k != "layer"}
+    properties["inputs"] = BLOCK_USE["properties"]["inputs"]
+    properties |= {name: {"$ref": LAYER_REF + cls} for name, cls in layer_names().items()}
+    node = {"type": "object", "properties": properties, "additionalProperties": False}
+    return {"description": generated.get("description", ""), "anyOf": [node, BLOCK_USE]}
 
 
 def schema_text() -> str:

@@ -6,6 +6,7 @@ stay strings), dates stay strings, and ``1e-3`` is the number 0.001.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,29 @@ def format_path(path: PathKey) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def format_value(value: Any) -> str:
+    """A value as a spec spells it, for messages: ``'yes'``, ``3``, ``.nan``, ``true``, ``null``."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a huge integer"
+    return text if len(text) <= 60 else text[:56] + "...'"
+
+
+def expected_got(expected: str, value: Any) -> str:
+    """``expected EXPECTED, got VALUE``, with a hint when quotes are what is wrong."""
+    message = f"expected {expected}, got {format_value(value)}"
+    if expected == "a string" and isinstance(value, int | float):
+        return message + "; put it in quotes to make it a string"
+    numeric = re.fullmatch(r"[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?", str(value).strip())
+    if isinstance(value, str) and numeric and ("number" in expected or "integer" in expected):
+        return message + "; remove the quotes to make it a number"
+    return message
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,42 @@ def _problem_at(file: str, text: str, mark: Any, message: str) -> Problem:
     return Problem("", message, file, line, mark.column + 1 if mark else None, source)
 
 
+YAML_HINTS = [  # (words in PyYAML's problem or context, what nnctl says; {line}: context's line)
+    ("another document", "a spec holds a single YAML document; found a second one here"),
+    ("undefined alias", "invalid YAML: {problem}; an alias *NAME needs an anchor &NAME before it"),
+    ("duplicate anchor", "invalid YAML: anchor defined twice (first on line {line})"),
+    ("unhashable key", "invalid YAML: a key must be a plain value, not a list or a mapping"),
+    ("'\\t'", "invalid YAML: a tab character; YAML indents with spaces only"),
+    ("cannot start any token", "invalid YAML: {problem}; put the value in quotes"),
+    ("mapping values are not", "invalid YAML: ': ' inside an unquoted value; put it in quotes"),
+    ("flow mapping", "invalid YAML: the '{{' on line {line} is not closed ({problem})"),
+    ("flow sequence", "invalid YAML: the '[' on line {line} is not closed ({problem})"),
+    ("<block end>", "invalid YAML: indentation does not match the lines above it ({problem})"),
+    ("quoted scalar", "invalid YAML: the quote opened on line {line} is never closed"),
+]
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's complaint in words a spec author can act on."""
+    problem, context = exc.problem or "", exc.context or ""
+    if "could not determine a constructor" in problem:
+        tag = problem.split("tag ")[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+        return f"tag {tag} is not allowed: a spec is plain data"
+    line = exc.context_mark.line + 1 if exc.context_mark else "?"
+    for words, message in YAML_HINTS:
+        if words in problem or words in context:
+            return message.format(problem=problem, line=line)
+    return f"invalid YAML: {problem or context}"
+
+
+def _reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character YAML refuses (a control character), located in ``text``."""
+    line = text.count("\n", 0, exc.position)
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+    message = f"invalid YAML: control character U+{exc.character:04X} is not allowed; remove it"
+    return _problem_at(file, text, yaml.Mark(file, exc.position, line, column, None, None), message)
+
+
 def read_text(path: Path) -> str:
     """Read a spec file, refusing what cannot be a spec with a one-line error."""
     if not path.exists():
@@ -133,36 +193,47 @@ def read_text(path: Path) -> str:
 
 def load_yaml(text: str, file: str = "<spec>") -> tuple[dict[str, Any], SourceMap]:
     """Parse one YAML mapping safely; return it with its SourceMap. Raises SpecError."""
-    loader = SpecLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise UserError(f"{file}: empty file, expected a spec mapping")
-        data = loader.construct_document(node)
-    except yaml.composer.ComposerError as exc:
-        message = "a spec holds a single YAML document; found a second one here"
-        raise SpecError([_problem_at(file, text, exc.problem_mark, message)]) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        if "could not determine a constructor" in str(exc.problem):
-            message = f"tag {exc.problem.split('tag ')[-1]} is not allowed: a spec is plain data"
-        raise SpecError([_problem_at(file, text, mark, message)]) from None
-    except RecursionError:
-        raise UserError(f"{file}: nesting too deep") from None
-    finally:
-        loader.dispose()
+    node, data = _parse(text, file)
+    if node is None:
+        raise UserError(f"{file}: empty file, expected a spec mapping")
     if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise SpecError(
-            [_problem_at(file, text, node.start_mark, f"expected a mapping, got {kind}")]
-        )
+        got = format_value(data) if data is not None else "nothing"
+        message = f"expected a mapping of keys (name:, data:, model:, ...), got {got}"
+        raise SpecError([_problem_at(file, text, node.start_mark, message)])
     source = SourceMap(file, {file: text.splitlines()})
     problems: list[Problem] = []
     _walk(node, (), source, problems, [0])
     if problems:
         raise SpecError(problems)
     return data, source
+
+
+def load_value(text: str, label: str) -> Any:
+    """One YAML value (of a ``--set``), read by the same rules and limits as a spec file."""
+    node, data = _parse(text, label)
+    if node is not None:
+        _walk(node, (), SourceMap(label), [], [0])
+    return data
+
+
+def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree and data (None for none); YAML errors become SpecErrors."""
+    try:
+        loader = SpecLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_reader_problem(file, text, exc)]) from None
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise SpecError([_problem_at(file, text, mark, _yaml_message(exc))]) from None
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_reader_problem(file, text, exc)]) from None
+    except RecursionError:
+        raise UserError(f"{file}: nesting too deep") from None
+    finally:
+        loader.dispose()
 
 
 def _mark(node: yaml.Node, file: str) -> Mark:
@@ -175,8 +246,10 @@ def _walk(
     """Record marks for every value; catch duplicate keys and explosive documents."""
     count[0] += 1
     if count[0] > MAX_NODES or len(path) > MAX_DEPTH:
-        what = "nested too deeply" if len(path) > MAX_DEPTH else f"over {MAX_NODES} values"
-        problems.append(source.problem(path, f"document is {what} (alias expansion?)"))
+        what = f"over {MAX_NODES} values (alias expansion?)"
+        if len(path) > MAX_DEPTH:
+            what = f"nested over {MAX_DEPTH} levels deep"
+        problems.append(source.problem(path, f"document is {what}"))
         raise SpecError(problems)
     source.values.setdefault(path, _mark(node, source.file))
     if isinstance(node, yaml.MappingNode):

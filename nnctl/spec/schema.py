@@ -248,16 +248,79 @@ class LayerSpec(Section):
         return layer_class(self.type)
 
 
+NODE_KEYS = {"name", "inputs", "share"}
+MERGES = {"Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"}
+
+
+class NodeSpec(Section):
+    """A graph node: ``{name: c1, inputs: [x], Conv2D: {filters: 32}}``, or ``share: c1``."""
+
+    name: str | None = Field(None, description="unique name that later nodes' inputs refer to")
+    inputs: list[str] | None = Field(
+        None, description="earlier nodes or model inputs; default: the previous node"
+    )
+    share: str | None = Field(None, description="reuse the layer (and weights) of this node")
+    layer: LayerSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_entry(cls, entry: Any) -> Any:
+        if not isinstance(entry, dict):
+            return {"layer": entry}
+        node = {k: v for k, v in entry.items() if k in NODE_KEYS}
+        rest = {k: v for k, v in entry.items() if k not in NODE_KEYS}
+        if isinstance(node.get("inputs"), str):
+            node["inputs"] = [node["inputs"]]
+        if len(rest) > 1:
+            raise ValueError(f"a node holds one layer; found {', '.join(map(str, rest))}")
+        if rest:
+            node["layer"] = rest
+        elif "share" not in node:
+            raise ValueError("a node needs a layer (e.g. 'Dense: 64') or 'share: NODE'")
+        return node
+
+    @model_serializer
+    def _to_entry(self) -> dict[str, Any]:
+        entry = {k: getattr(self, k) for k in ("name", "inputs", "share") if getattr(self, k)}
+        return entry | (self.layer.model_dump() if self.layer else {})
+
+
+class InputSpec(Section):
+    shape: list[PositiveInt] = Field(description="shape of one sample")
+    dtype: Literal["float32", "int32", "string"] = Field("float32", description="element type")
+
+
 class ModelSpec(Section):
+    """A Sequential ``layers:`` list, or a graph of named ``nodes:``."""
+
     input_shape: list[PositiveInt] | None = Field(
         None, description="shape of one sample; default: taken from the data"
     )
-    layers: list[LayerSpec] = Field(
-        min_length=1, max_length=MAX_LAYERS, description="a Sequential stack, first to last"
+    layers: list[LayerSpec] | None = Field(
+        None, min_length=1, max_length=MAX_LAYERS, description="a Sequential stack, first to last"
     )
+    nodes: list[NodeSpec] | None = Field(
+        None, min_length=1, max_length=MAX_LAYERS, description="graph form: named layer nodes"
+    )
+    outputs: list[str] | None = Field(None, description="graph form: output nodes; default: last")
     max_parameters: PositiveInt = Field(
         10**9, description="refuse to build a larger model (a spec is untrusted data)"
     )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ModelSpec:
+        if (self.layers is None) == (self.nodes is None):
+            raise ValueError("give either 'layers' (a stack) or 'nodes' (a graph), not both")
+        if self.outputs and self.layers is not None:
+            raise ValueError("'outputs' belongs to the graph form ('nodes')")
+        return self
+
+    @property
+    def graph(self) -> list[NodeSpec]:
+        """Both forms as a graph: a stack is a chain of unnamed nodes."""
+        if self.nodes is not None:
+            return self.nodes
+        return [NodeSpec.model_construct(layer=layer) for layer in self.layers]
 
 
 # ---------------------------------------------------------------------------------- optimizer

@@ -1,25 +1,42 @@
-"""Load and validate a spec file: every problem at once, each at its file, line and column."""
+"""Load and validate a spec file: every problem at once, each at its file, line and column.
+
+Pydantic's errors are reworded from the schema itself: what the field expects (``a positive
+integer``, ``a number in [0, 1)``, ``'min' or 'max'``), what was written, and the likeliest fix.
+"""
 
 from __future__ import annotations
 
+import re
 import types
 import typing
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import annotated_types
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from nnctl.errors import Problem, SpecError
-from nnctl.spec.catalog import suggest
+from nnctl.spec.catalog import hint, suggest
 from nnctl.spec.checks import check_raw, check_spec
 from nnctl.spec.compose import load_composed
-from nnctl.spec.loader import PathKey, SourceMap
+from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
 from nnctl.spec.schema import Spec
 
 TYPE_WORDS = {
-    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
-    "list": "a list", "dict": "a mapping", "model": "a mapping",
-}  # fmt: skip
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "list": "a list",
+    "dict": "a mapping",
+    "model": "a mapping",
+}  # fmt: skip  (used when the schema field cannot be found)
+BOUNDS = {annotated_types.Gt: ">", annotated_types.Ge: ">=", annotated_types.Lt: "<",
+          annotated_types.Le: "<="}  # fmt: skip
+RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+UNION = (typing.Union, types.UnionType)
 
 
 def load_spec(path: str | Path, overrides: list[str] = ()) -> tuple[Spec, SourceMap]:
@@ -51,17 +68,28 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def _from_pydantic(exc: ValidationError, data: dict, source: SourceMap) -> list[Problem]:
+    errors = exc.errors()
+    errors = [e for e in errors if not _other_branch(e, data)] or errors
     by_path: dict[tuple[PathKey, bool], list[str]] = {}
-    for error in exc.errors():
+    for error in errors:
         path, message, at_key = _describe(error, data)
         messages = by_path.setdefault((path, at_key), [])
         if message not in messages:
             messages.append(message)
-    problems = []
-    for (path, at_key), messages in by_path.items():
-        message = messages[0] if len(messages) == 1 else "; or ".join(messages)
-        problems.append(source.problem(path, message, at_key=at_key))
-    return problems
+    return [
+        source.problem(path, "; or ".join(messages), at_key=at_key)
+        for (path, at_key), messages in by_path.items()
+    ]
+
+
+def _other_branch(error: dict, data: dict) -> bool:
+    """A union member's complaint about a mapping or list that another member accepts."""
+    value, kind = error.get("input"), error["type"]
+    about_kind = kind.endswith("_type") or kind == "literal_error"
+    if not about_kind or not isinstance(value, dict | list):
+        return False
+    annotation, _ = _field_at(_raw_path(error["loc"], data), data)
+    return any(_kind_fits(member, value) for member in _members(annotation))
 
 
 def _raw_path(loc: tuple, data: Any) -> PathKey:
@@ -69,99 +97,254 @@ def _raw_path(loc: tuple, data: Any) -> PathKey:
     path: list[str | int] = []
     node = data
     for part in loc:
-        in_dict = isinstance(node, dict) and part in node
-        if in_dict or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
-            node = node[part]
-        else:
+        if not _has(node, part):
             continue
+        node = node[part]
         path.append(part)
     return tuple(path)
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _node_at(path: PathKey, data: Any) -> Any:
+    for part in path:
+        data = data[part] if _has(data, part) else None
+    return data
 
 
 def _describe(error: dict, data: dict) -> tuple[PathKey, str, bool]:
     """(path, message, point-at-key) for one pydantic error, in nnctl's wording."""
     kind, loc, value, ctx = error["type"], error["loc"], error.get("input"), error.get("ctx", {})
     path = _raw_path(loc, data)
-    got = (
-        f"got {value!r}" if not isinstance(value, dict | list) else f"got a {type(value).__name__}"
-    )
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1], data)
-        return path, f"unknown key {loc[-1]!r}{suggest(loc[-1], allowed)}", True
+        section = path[:-1] if path and path[-1] == loc[-1] else path
+        return path, _unknown_key(loc[-1], section, data), True
     if kind == "missing":
-        return path, f"missing required key {loc[-1]!r}", False
+        return path, _missing(loc[-1], path, data), False
     if kind == "union_tag_invalid":
         field = ctx["discriminator"].strip("'")
         tags = [t.strip(" '") for t in ctx["expected_tags"].split(",")]
-        hint = suggest(ctx["tag"], tags) or f"; expected one of: {', '.join(tags)}"
-        return (*path, field), f"unknown {_tag_word(field)} {ctx['tag']!r}{hint}", False
+        message = f"unknown {_tag_word(field)} {ctx['tag']!r}{hint(ctx['tag'], tags)}"
+        return (*path, field), message, False
     if kind == "union_tag_not_found":
-        return path, f"missing required key {ctx['discriminator'].strip(chr(39))!r}", False
-    if kind.endswith("_type") and kind.split("_")[0] in TYPE_WORDS:
-        return path, f"expected {TYPE_WORDS[kind.split('_')[0]]}, {got}", False
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-              "less_than_equal": "<="}[kind]  # fmt: skip
-        bound = next(iter(ctx.values()))
-        return path, f"expected a number {op} {bound}, {got}", False
-    if kind == "literal_error":
-        return path, f"expected {ctx['expected']}, {got}", False
-    if kind == "too_short":
-        return (
-            path,
-            f"expected at least {ctx['min_length']} item(s), got {ctx['actual_length']}",
-            False,
-        )
+        return path, _missing(ctx["discriminator"].strip("'"), path, data), False
+    if kind.endswith("_type") or kind in RANGE_ERRORS or kind in ("literal_error", "finite_number"):
+        return path, _mismatch(kind, path, value, data), False
+    return path, _other_message(error), False
+
+
+def _mismatch(kind: str, path: PathKey, value: Any, data: dict) -> str:
+    """``expected <what the schema field takes>, got <value>`` (and a close literal, if any)."""
+    annotation, constraints = _field_at(path, data)
+    expected = _expected(annotation, constraints) if annotation is not None else None
+    if kind == "finite_number" or expected is None:
+        expected = "a finite number" if kind == "finite_number" else _fallback(kind)
+    literals = [v for m in _members(annotation) for v in _literals(m) if isinstance(v, str)]
+    return expected_got(expected, value) + (suggest(value, literals) if literals else "")
+
+
+def _fallback(kind: str) -> str:
+    return TYPE_WORDS.get(kind.split("_")[0], "a valid value")
+
+
+def _other_message(error: dict) -> str:
+    """Lengths, the name pattern, and the schema's own ValueErrors."""
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length", ctx.get("max_length"))
+        side = "at least" if kind == "too_short" else "at most"
+        return f"expected {side} {bound} item{'s' * (bound != 1)}, got {ctx['actual_length']}"
+    if kind == "string_too_long":
+        return f"expected at most {ctx['max_length']} characters, got {len(value)}"
     if kind == "string_pattern_mismatch":
-        return path, f"expected letters, digits, '_', '.' or '-', {got}", False
+        allowed = "letters, digits, '_', '.' and '-', starting with a letter or digit"
+        return expected_got(f"only {allowed}", value)
     message = error["msg"].removeprefix("Value error, ")
-    return path, message, False
+    match = re.fullmatch(r"expected (.+), got .+", message)
+    return expected_got(match.group(1), value) if match else message
 
 
 def _tag_word(field: str) -> str:
     return {"source": "data source", "type": "schedule type"}.get(field, field)
 
 
-def _allowed_keys(loc: tuple, data: dict) -> list[str]:
-    """Field names of the schema class at ``loc`` (following union tags through the data)."""
-    model: Any = Spec
-    node: Any = data
-    for part in loc:
-        node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(part, int):
-            continue
-        model = _member(model, part, node)
-        if model is None:
-            return []
-    return (
-        list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+def _missing(name: Any, path: PathKey, data: dict) -> str:
+    """``missing required key 'k'`` with what the key means, or the values a tag may take."""
+    model = _model_at(path, data)
+    field = model.model_fields.get(name) if model is not None else None
+    annotation, _ = _field_at(path, data)
+    tags = [t for m in _members(annotation) for t in _literals(_field_type(m, name))]
+    if len(tags) > 1:
+        return f"missing required key {name!r}; expected one of: {', '.join(map(str, tags))}"
+    what = field.description if field is not None else None
+    return f"missing required key {name!r}" + (f" ({what})" if what else "")
+
+
+def _unknown_key(key: Any, section: PathKey, data: dict) -> str:
+    """``unknown key 'k'`` and the likeliest fix: a close key, the key's home, or the keys here."""
+    model = _model_at(section, data)
+    allowed = list(model.model_fields) if model is not None else []
+    source = _node_at(section, data).get("source") if "source" in allowed else None
+    head = f"unknown key {key!r}" + (f" for source {source}" if isinstance(source, str) else "")
+    close = suggest(key, allowed)
+    if close or not allowed:
+        return head + close
+    return head + (_moved(key, section, model) or f"; expected one of: {', '.join(allowed)}")
+
+
+def _moved(key: Any, section: PathKey, model: type[BaseModel]) -> str:
+    """Where else ``key`` is a key: ``did you mean train.epochs?`` or the sources that take it."""
+    homes = [(path, other) for path, other in _sections() if key in other.model_fields]
+    paths = list(dict.fromkeys(format_path((*p, key)) for p, _ in homes if p != section))
+    if paths:
+        return f"; did you mean {' or '.join(paths[:2])}?"
+    tags = [_literals(_field_type(other, "source")) for path, other in homes if path == section]
+    sources = [tag for member in tags for tag in member]
+    return f"; {key!r} is a key of source {', '.join(sources)}" if sources else ""
+
+
+@cache
+def _sections() -> list[tuple[PathKey, type[BaseModel]]]:
+    """Every mapping section of the schema with its path, each class once, nearest first."""
+    found: list[tuple[PathKey, type[BaseModel]]] = []
+    todo: list[tuple[PathKey, type[BaseModel]]] = [((), Spec)]
+    while todo:
+        path, model = todo.pop(0)
+        if all(model is not seen for _, seen in found):
+            found.append((path, model))
+            for name, field in model.model_fields.items():
+                if typing.get_origin(field.annotation) is not list:
+                    todo += [((*path, name), m) for m in _members(field.annotation) if _is_model(m)]
+    return found
+
+
+# ------------------------------------------------------------------- reading the schema's types
+def _field_at(path: PathKey, data: Any) -> tuple[Any, list]:
+    """The annotation and constraints of the schema field the value at ``path`` fills."""
+    annotation: Any = Spec
+    constraints: list = []
+    node = data
+    for part in path:
+        annotation = _select(annotation, node)
+        if _is_model(annotation) and isinstance(part, str) and part in annotation.model_fields:
+            field = annotation.model_fields[part]
+            annotation, constraints = field.annotation, list(field.metadata)
+        elif typing.get_origin(annotation) in (list, dict):
+            annotation, constraints = typing.get_args(annotation)[-1], []
+        else:
+            return None, []
+        node = node[part] if _has(node, part) else None
+    return annotation, constraints
+
+
+def _model_at(path: PathKey, data: Any) -> type[BaseModel] | None:
+    """The schema class of the mapping at ``path``, picking the union member the data selects."""
+    annotation, _ = _field_at(path, data)
+    model = _select(annotation, _node_at(path, data)) if annotation is not None else None
+    return model if _is_model(model) else None
+
+
+def _select(annotation: Any, node: Any) -> Any:
+    """The member of a union that ``node`` selects (by its kind and its tag, e.g. source)."""
+    members = _members(annotation)
+    for member in members:
+        if _kind_fits(member, node) and _tag_fits(member, node):
+            return member
+    return members[0] if members else None
+
+
+def _members(annotation: Any) -> list[Any]:
+    """A union's members (or the one type), through Annotated, without None."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in UNION:
+        return [m for arg in typing.get_args(annotation) for m in _members(arg)]
+    return [] if annotation in (None, type(None)) else [annotation]
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _kind_fits(member: Any, node: Any) -> bool:
+    if isinstance(node, dict):
+        return _is_model(member) or dict in (member, typing.get_origin(member))
+    if isinstance(node, list):
+        return list in (member, typing.get_origin(member))
+    return True
+
+
+def _tag_fits(member: Any, node: Any) -> bool:
+    if not (_is_model(member) and isinstance(node, dict)):
+        return True
+    return all(
+        node[name] in _literals(field.annotation)
+        for name, field in member.model_fields.items()
+        if _literals(field.annotation) and name in node
     )
 
 
-def _member(model: Any, part: Any, node: Any) -> Any:
-    """The schema class one step down ``part``, picking the union member the data selects."""
-    if (
-        not (isinstance(model, type) and issubclass(model, BaseModel))
-        or part not in model.model_fields
-    ):
-        return None
-    candidates = _models_in(model.model_fields[part].annotation)
-    if len(candidates) > 1 and isinstance(node, dict):
-        for candidate in candidates:
-            for name, field in candidate.model_fields.items():
-                tags = typing.get_args(field.annotation)
-                if typing.get_origin(field.annotation) is typing.Literal and node.get(name) in tags:
-                    return candidate
-    return candidates[0] if candidates else None
+def _field_type(model: Any, name: Any) -> Any:
+    """The annotation of ``model``'s field ``name``, or None."""
+    field = model.model_fields.get(name) if _is_model(model) else None
+    return field.annotation if field is not None else None
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """Every BaseModel class inside an annotation (through Annotated, unions, lists)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
+def _literals(annotation: Any) -> tuple:
+    return typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+
+
+def _expected(annotation: Any, constraints: list) -> str | None:
+    """What a field takes, in words: ``a positive integer``, ``'min' or 'max'``, ``a mapping``."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _models_in(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType, list):
-        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-    return []
+        base, *extra = typing.get_args(annotation)
+        return _expected(base, [*constraints, *extra])
+    if origin in UNION:
+        words = [_expected(arg, constraints) for arg in typing.get_args(annotation)]
+        return _join(list(dict.fromkeys(w for w in words if w))) or None
+    if origin is typing.Literal:
+        return _join([format_value(v) for v in typing.get_args(annotation)])
+    if annotation in (int, float):
+        return _number(annotation, constraints)
+    words = {bool: "true or false", str: "a string", list: "a list", dict: "a mapping"}
+    return words.get(origin or annotation) or ("a mapping" if _is_model(annotation) else None)
+
+
+def _number(kind: type, constraints: list) -> str:
+    """``a positive integer``, ``a number > 0``, ``a number in [0, 1)``."""
+    bounds = {type(c): c for c in _flatten(constraints) if type(c) in BOUNDS}
+    low = bounds.get(annotated_types.Gt) or bounds.get(annotated_types.Ge)
+    high = bounds.get(annotated_types.Lt) or bounds.get(annotated_types.Le)
+    noun = "an integer" if kind is int else "a number"
+    if kind is int and low == annotated_types.Gt(0) and high is None:
+        return "a positive integer"
+    if low is not None and high is not None:
+        left = "(" if isinstance(low, annotated_types.Gt) else "["
+        right = ")" if isinstance(high, annotated_types.Lt) else "]"
+        return f"{noun} in {left}{_bound(low)}, {_bound(high)}{right}"
+    bound = low or high
+    return f"{noun} {BOUNDS[type(bound)]} {_bound(bound)}" if bound is not None else noun
+
+
+def _flatten(constraints: list) -> list:
+    """annotated_types constraints, including those inside ``Field(...)`` metadata."""
+    out = []
+    for item in constraints:
+        out += _flatten(item.metadata) if isinstance(item, FieldInfo) else [item]
+    return out
+
+
+def _bound(constraint: Any) -> Any:
+    return getattr(constraint, type(constraint).__name__.lower())
+
+
+def _join(words: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
