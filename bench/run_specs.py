@@ -42,6 +42,10 @@ ABOUT = {
         "≈0.949 (ResNet-18, far larger)",
     ),
     "resnet_cifar10": ("the same small ResNet, CIFAR-10", "not measured here"),
+    "lstm_sunspots": (
+        "LSTM forecast of yearly sunspots (statsmodels, offline), last 20% of years as test",
+        'naive "next = last" forecast on the same test years: MSE {naive_mse:.4g}',
+    ),
     "fashion_mnist_mlp": (
         "512-Dropout-512-Dropout MLP, 2 epochs, Fashion-MNIST (Debian package)",
         "≈0.86 (same net, measured here with plain Keras); MLPs reach 0.88–0.90",
@@ -95,8 +99,22 @@ def least_squares_mse(spec: Path) -> float:
     return float(np.mean((predicted - data.test.y) ** 2))
 
 
+def naive_mse(spec: Path) -> float:
+    """Test MSE of forecasting each year as the year before: the baseline a model must beat."""
+    sys.path.insert(0, str(ROOT))
+    from nnctl.data import load_dataset
+    from nnctl.data.series import naive_forecast_mse
+    from nnctl.spec.validate import load_spec
+
+    parsed, _ = load_spec(spec)
+    data = load_dataset(parsed.data, parsed.train.validation, parsed.seed, spec.parent)
+    return naive_forecast_mse(data.test.x, data.test.y)
+
+
 def row(result: dict) -> str:
     what, reference = ABOUT.get(result["spec"], ("", ""))
+    if "{naive_mse" in reference:
+        reference = reference.format(naive_mse=naive_mse(ROOT / "specs" / f"{result['spec']}.yaml"))
     if "{ols_mse" in reference:
         reference = reference.format(
             ols_mse=least_squares_mse(ROOT / "specs" / f"{result['spec']}.yaml")

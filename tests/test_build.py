@@ -37,6 +37,11 @@ EXPECTED = {
     # bias-free 3x3 convolutions (9 * in * out) and batch normalization (4 per channel)
     "resnet_fashion_mnist": ((28, 28), None, 144 + 64 + 9472 + 4736 + 37376 + 18688 + 74240 + 650),
     "resnet_cifar10": ((32, 32, 3), None, 432 + 64 + 9472 + 4736 + 37376 + 18688 + 74240 + 650),
+    "lstm_sunspots": (
+        (12, 1),
+        ["Rescaling", "LSTM", "Dense", "Rescaling"],
+        4 * (1 + 32 + 1) * 32 + 33,
+    ),
     "fashion_mnist_mlp": (
         (28, 28),
         ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],

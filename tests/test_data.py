@@ -318,3 +318,16 @@ def test_imdb_local_npz(tmp_path):
 def test_missing_file_names_the_path(tmp_path, data):
     with pytest.raises(UserError, match=f"no such file or directory: {tmp_path / 'nope.csv'}"):
         load(data, base=tmp_path)
+
+
+def test_sunspots_split_keeps_time_order():
+    """The test split is the latest years: no future value leaks into training."""
+    from nnctl.data.series import naive_forecast_mse
+
+    spec = TypeAdapter(DataSpec).validate_python({"source": "sunspots", "window": 5})
+    data = load_dataset(spec, 0.1, seed=1, base_dir=Path("."))
+    assert data.task == "regression" and data.train.x.shape[1:] == (5, 1)
+    # each sample's window ends where the previous sample's target was
+    np.testing.assert_array_equal(data.train.x[1:, -1, 0], data.train.y[:-1])
+    np.testing.assert_array_equal(data.test.x[0, -1, 0], data.validation.y[-1])
+    assert naive_forecast_mse(data.test.x, data.test.y) > 0

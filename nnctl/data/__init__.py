@@ -58,12 +58,16 @@ def load_dataset(
     stratify = task == "classification"
     pair = (raw.x, encode_targets(raw.y, classes, "data"))
     if raw.test is None:
-        train, test = holdout(pair, data.test_split, seed, stratify, "data.test_split")
+        train, test = holdout(
+            pair, data.test_split, seed, stratify, "data.test_split", ordered=raw.ordered
+        )
     else:
         train, test = pair, (raw.test[0], encode_targets(raw.test[1], classes, "data"))
     rng = np.random.default_rng(seed)
     train, test = cap(train, data.max_samples, rng), cap(test, data.max_samples, rng)
-    train, held_out = _validation(validation, data, train, classes, seed, base_dir, rng)
+    train, held_out = _validation(
+        validation, data, train, classes, seed, base_dir, rng, raw.ordered
+    )
     parts = {"train": train, "validation": held_out, "test": test}
     if data.preprocess.one_hot:
         parts = {
@@ -80,13 +84,13 @@ def load_dataset(
     )
 
 
-def _validation(validation, data, train: Pair, classes, seed: int, base_dir: Path, rng):
+def _validation(validation, data, train: Pair, classes, seed, base_dir: Path, rng, ordered: bool):
     """(train, validation): a fraction held out of ``train``, or a source of its own, capped."""
     if isinstance(validation, int | float):
         if validation == 0:
             return train, None
         stratify = classes is not None
-        return holdout(train, validation, seed, stratify, "train.validation")
+        return holdout(train, validation, seed, stratify, "train.validation", ordered=ordered)
     raw = load_raw(validation, seed, base_dir, "train.validation")
     pair = (raw.x, encode_targets(raw.y, classes, "train.validation"))
     if pair[0].shape[1:] != train[0].shape[1:] or pair[1].shape[1:] != train[1].shape[1:]:

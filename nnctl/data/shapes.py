@@ -21,6 +21,8 @@ def sample_shape(data: DataSpec) -> tuple[tuple[int, ...], str] | None:
         return FIXED[data.source], "float32"
     if data.source in ("make_regression", "make_classification"):
         return (data.n_features,), "float32"
+    if data.source == "sunspots":
+        return (data.window, 1), "float32"
     if data.source == "imdb":
         return (data.maxlen,), "int32"
     return None

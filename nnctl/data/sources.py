@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import sklearn.datasets
 
-from nnctl.data import files
+from nnctl.data import files, series
 from nnctl.data.splits import Raw
 from nnctl.errors import UserError
 from nnctl.spec.schema import DataCommon
@@ -57,6 +57,8 @@ def load_raw(spec, seed: int, base_dir: Path, key: str = "data") -> Raw:
         return Raw(x, y, task="classification", class_names=names)
     if spec.source.startswith("make_"):
         return _generated(spec, seed, key)
+    if spec.source == "sunspots":
+        return series.sunspots(spec.window)
     if spec.source in KERAS:
         return _keras_set(spec, base_dir, key)
     return FILES[spec.source](spec, base_dir, key)

@@ -26,6 +26,7 @@ class Raw:
     test: Pair | None = None
     task: str | None = None
     class_names: list[str] | None = None
+    ordered: bool = False  # a time series: hold out the latest samples, never shuffle splits
 
 
 def infer_task(y: np.ndarray) -> str:
@@ -72,11 +73,19 @@ def encode_targets(y: np.ndarray, classes: np.ndarray | None, where: str) -> np.
     return index.astype(np.int64)
 
 
-def holdout(pair: Pair, fraction: float, seed: int, stratify: bool, what: str) -> tuple[Pair, Pair]:
-    """Split off ``fraction`` of the rows, stratified by label when possible; 0 -> empty part."""
+def holdout(
+    pair: Pair, fraction: float, seed: int, stratify: bool, what: str, ordered: bool = False
+) -> tuple[Pair, Pair]:
+    """Split off ``fraction`` of the rows, stratified by label when possible; 0 -> empty part.
+
+    ``ordered`` (a time series) holds out the last rows instead, so no future leaks into training.
+    """
     x, y = pair
     if fraction == 0:
         return (x, y), (x[:0], y[:0])
+    if ordered:
+        cut = len(x) - max(1, round(len(x) * fraction))
+        return (x[:cut], y[:cut]), (x[cut:], y[cut:])
     try:
         return _split(x, y, fraction, seed, y if stratify else None)
     except ValueError:

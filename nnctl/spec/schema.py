@@ -127,6 +127,13 @@ class MakeMoons(DataCommon):
     noise: Annotated[Finite, Field(ge=0)] = Field(0.0, description="std of Gaussian noise added")
 
 
+class Sunspots(DataCommon):
+    source: Literal["sunspots"] = Field(
+        description="statsmodels' yearly sunspot numbers, 1700-2008, as a forecasting series"
+    )
+    window: PositiveInt = Field(12, description="past years given as input to predict the next")
+
+
 class KerasImages(DataCommon):
     source: Literal["mnist", "fashion_mnist", "cifar10"] = Field(
         description="Keras image sets (download; fashion_mnist also from Debian's package)"
@@ -177,7 +184,7 @@ class Idx(DataCommon):
 
 DataSpec = Annotated[
     Digits | Iris | BreastCancer | MakeRegression | MakeClassification | MakeMoons
-    | KerasImages | Imdb | Csv | Npz | Npy | Idx,
+    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx,
     Field(discriminator="source"),
 ]  # fmt: skip
 FILE_SOURCES = {"csv", "npz", "npy", "idx"}
