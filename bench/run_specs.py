@@ -1,16 +1,18 @@
 """Run every shipped spec in full and report the result it reaches.
 
-    python bench/run_specs.py [SPEC ...] [--write-readme]
+    python bench/run_specs.py [SPEC ...] [--write-readme] [--no-run]
 
 Each spec is trained with `nnctl train` in a fresh process; the test metrics, epochs run and wall
 time are printed as a Markdown table and saved to bench/results/specs.json. With --write-readme the
 table replaces README's spec-results block. Specs whose data cannot be had here (a download on an
-offline machine) are reported as not run, with nnctl's message.
+offline machine) are reported as not run, with nnctl's message. Results of specs not run this
+time are kept from bench/results/specs.json; --no-run only rewrites the table from it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -132,15 +134,22 @@ def row(result: dict) -> str:
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     specs = [Path(a) for a in args] or sorted((ROOT / "specs").glob("*.yaml"))
-    results = []
+    if "--no-run" in sys.argv:
+        specs = []
+    fresh = {}
     for spec in specs:
         print(f"running {spec.name} ...", file=sys.stderr, flush=True)
-        results.append(run_spec(spec))
+        fresh[spec.stem] = run_spec(spec)
+    # keep earlier measurements of the specs not run this time
+    earlier = json.loads(RESULTS.read_text())["results"] if RESULTS.exists() else []
+    merged = {r["spec"]: r for r in earlier} | fresh
+    shipped = {p.stem for p in (ROOT / "specs").glob("*.yaml")}
+    results = [merged[name] for name in sorted(merged) if name in shipped]
     table = ["| spec | what | result here | reference |", "|---|---|---|---|"]
     table += [row(r) for r in results]
     print("\n".join(table))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}
+    machine = {"python": platform.python_version(), "cpus": os.cpu_count()}
     RESULTS.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
     if "--write-readme" in sys.argv:
         readme = ROOT / "README.md"

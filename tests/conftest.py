@@ -13,6 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/*.txt from nnctl's current messages (review the diff)",
+    )
+
+
 @pytest.fixture
 def write_spec(tmp_path):
     def write(text: str, name: str = "spec.yaml") -> Path:

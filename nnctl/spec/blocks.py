@@ -55,12 +55,13 @@ def expand_blocks(data: dict[str, Any], source: SourceMap) -> None:
 def _expand_use(use: dict, at: PathKey, blocks: dict, source: SourceMap, before: list):
     problems = [source.problem((*at, k), f"unknown key {k!r} in a block use", at_key=True)
                 for k in use if k not in USE_KEYS]  # fmt: skip
-    name, block = use.get("name"), blocks.get(use["block"])
-    if not isinstance(block, dict) or not isinstance(block.get("nodes"), list):
+    name, label = use.get("name"), use["block"]
+    block = blocks.get(label) if isinstance(label, str) else None
+    if not isinstance(block, dict):
         known = ", ".join(map(str, blocks))
-        problems.append(
-            source.problem((*at, "block"), f"no block named {use['block']!r} ({known})")
-        )
+        problems.append(source.problem((*at, "block"), f"no block named {label!r} ({known})"))
+    else:
+        problems += _block_problems(block, label, use, at, source)
     if not isinstance(name, str):
         problems.append(source.problem(at, "a block use needs a 'name'"))
     repeat = use.get("repeat", 1)
@@ -81,6 +82,28 @@ def _expand_use(use: dict, at: PathKey, blocks: dict, source: SourceMap, before:
         out += nodes
         block_input = [nodes[-1][0]["name"]]
     return out
+
+
+def _block_problems(block: dict, label: str, use: dict, at: PathKey, source: SourceMap):
+    """A block needs a non-empty list of node mappings; its params and a use's with are mappings."""
+    problems = []
+    nodes = block.get("nodes")
+    named = isinstance(nodes, list) and all(
+        isinstance(n, dict) and isinstance(n.get("name", ""), str) for n in nodes
+    )
+    if not nodes or not named:
+        message = "expected a list of nodes like {name: c1, Conv2D: {filters: 32}}"
+        problems.append(source.problem(("model", "blocks", label, "nodes"), message))
+    checks = (
+        (("model", "blocks", label, "params"), block.get("params")),
+        ((*at, "with"), use.get("with")),
+    )
+    for where, value in checks:
+        if value is not None and not isinstance(value, dict):
+            problems.append(
+                source.problem(where, f"expected a mapping of parameters, got {value!r}")
+            )
+    return problems
 
 
 def _params(use: dict, block: dict, at: PathKey, source: SourceMap):
@@ -127,7 +150,7 @@ def _instantiate(block, block_name, prefix, block_input, params, origin, final, 
 def _input(name: Any, block_input: list[str], rename: dict[str, str]) -> list[Any]:
     if name == "$input":
         return list(block_input)
-    return [rename.get(name, name)]
+    return [rename.get(name, name) if isinstance(name, str) else name]
 
 
 def _substitute(node: Any, params: dict, origin: dict, rel: PathKey, src: PathKey, remap) -> None:

@@ -49,15 +49,21 @@ def layer_params(cls: str) -> dict[str, list[str]]:
     return catalog()["layers"][cls]
 
 
-def suggest(name: Any, choices: list[str] | set[str] | dict) -> str:
-    """``; did you mean 'Dense'?`` when one choice is close (or alone starts with ``name``)."""
+def closest(name: Any, choices: list[str] | set[str] | dict) -> Any:
+    """The one choice close to ``name`` (or alone starting with it), else None."""
     if not isinstance(name, str) or not name:
-        return ""
+        return None
     lowered = {str(c).lower(): c for c in choices}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
     if not close and len(name) >= 3:
         close = [c for c in lowered if c.startswith(name.lower())]
-    return f"; did you mean {lowered[close[0]]!r}?" if len(close) == 1 else ""
+    return lowered[close[0]] if len(close) == 1 else None
+
+
+def suggest(name: Any, choices: list[str] | set[str] | dict) -> str:
+    """``; did you mean 'Dense'?`` when one choice is close to ``name``, else ``""``."""
+    close = closest(name, choices)
+    return f"; did you mean {close!r}?" if close is not None else ""
 
 
 def hint(name: Any, choices: list[str] | set[str] | dict, common: list[str] = ()) -> str:

@@ -9,17 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nnctl.spec.catalog import COMMON, catalog, hint, layer_names, layer_params, suggest
+from nnctl.spec.catalog import COMMON, catalog, closest, hint, layer_names, layer_params, suggest
 from nnctl.spec.graph import check_graph
 from nnctl.spec.loader import PathKey, expected_got, format_value
-from nnctl.spec.schema import (
-    FILE_SOURCES,
-    NODE_KEYS,
-    SHORT_FORM,
-    LayerSpec,
-    OptimizerSpec,
-    Spec,
-)
+from nnctl.spec.schema import FILE_SOURCES, NODE_KEYS, SHORT_FORM, LayerSpec, OptimizerSpec, Spec
 
 Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
 
@@ -96,9 +89,8 @@ def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]
     for name, value in layer.args.items():
         where = at if layer.short else (*at, name)
         if name not in allowed:
-            close = suggest(name, allowed)
-            meant.add(close.split("'")[1] if close else None)
-            listed = close or f"; {cls} takes: {', '.join(allowed)}"
+            meant.add(closest(name, allowed))
+            listed = suggest(name, allowed) or f"; {cls} takes: {', '.join(allowed)}"
             yield where, f"unknown argument {name!r} for {cls}{listed}", True
         elif name.endswith("activation") and isinstance(value, str):
             yield from _check_name(where, value, "activation", catalog()["activations"])
@@ -190,7 +182,6 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
     """Loss, label encoding and output activation must agree."""
     loss = _loss_name(spec.loss)
     one_hot = spec.data.preprocess.one_hot
-    last = spec.model.graph[-1].layer
     if one_hot and loss in SPARSE_LOSSES:
         yield (
             ("data", "preprocess", "one_hot"),
@@ -205,16 +196,8 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
             "set data.preprocess.one_hot: true or use sparse_categorical_crossentropy",
             False,
         )
-    if loss in BINARY_LOSSES and last is not None and last.args.get("activation") == "softmax":
-        form, index = ("layers", len(spec.model.layers) - 1) if spec.model.layers else ("nodes", -1)
-        index = index if index >= 0 else len(spec.model.graph) - 1
-        at = ("model", form, index, last.type) + (() if last.short else ("activation",))
-        yield (
-            at,
-            f"softmax does not fit {loss}: its outputs sum to 1, so a single softmax unit "
-            "always outputs 1; use activation: sigmoid",
-            False,
-        )
+    if loss in BINARY_LOSSES:
+        yield from _check_output_activation(spec, loss)
     if spec.data.source == "make_regression" and (
         loss in SPARSE_LOSSES | ONE_HOT_LOSSES | BINARY_LOSSES
     ):
@@ -223,6 +206,20 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
             f"{loss} is a classification loss but make_regression has real-valued targets; use mse",
             False,
         )
+
+
+def _check_output_activation(spec: Spec, loss: str) -> Iterator[Issue]:
+    """A binary loss needs a sigmoid output: one softmax unit always outputs 1."""
+    last = spec.model.graph[-1].layer
+    if last is None or last.args.get("activation") != "softmax":
+        return
+    form = "layers" if spec.model.layers is not None else "nodes"
+    at = ("model", form, len(spec.model.graph) - 1, last.type)
+    message = (
+        f"softmax does not fit {loss}: its outputs sum to 1, so a single softmax unit "
+        "always outputs 1; use activation: sigmoid"
+    )
+    yield (at if last.short else (*at, "activation")), message, False
 
 
 def _check_monitors(spec: Spec) -> Iterator[Issue]:

@@ -17,7 +17,7 @@ import yaml
 from nnctl.errors import Problem, SpecError, UserError
 
 MAX_FILE_BYTES = 1 << 20
-MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") before anything walks the data
+MAX_NODES = 30_000  # bounds alias expansion ("billion laughs") before anything walks the data
 MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
@@ -147,7 +147,7 @@ YAML_HINTS = [  # (words in PyYAML's problem or context, what nnctl says; {line}
     ("mapping values are not", "invalid YAML: ': ' inside an unquoted value; put it in quotes"),
     ("flow mapping", "invalid YAML: the '{{' on line {line} is not closed ({problem})"),
     ("flow sequence", "invalid YAML: the '[' on line {line} is not closed ({problem})"),
-    ("<block end>", "invalid YAML: indentation does not match the lines above it ({problem})"),
+    ("<block end>", "invalid YAML: indented unlike the block that starts on line {line}"),
     ("quoted scalar", "invalid YAML: the quote opened on line {line} is never closed"),
 ]
 
@@ -240,6 +240,15 @@ def _mark(node: yaml.Node, file: str) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _key(node: yaml.Node) -> Any:
+    """A mapping key as the loaded data holds it (``0`` for a class index), to match paths."""
+    if not isinstance(node, yaml.ScalarNode):
+        return str(node.value)
+    if node.tag.endswith(":int") and re.fullmatch(r"[-+]?\d+", node.value):
+        return int(node.value)
+    return node.value
+
+
 def _walk(
     node, path: PathKey, source: SourceMap, problems: list[Problem], count: list[int]
 ) -> None:
@@ -255,7 +264,7 @@ def _walk(
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            key = _key(key_node)
             child = (*path, key)
             mark = _mark(key_node, source.file)
             if key in seen:

@@ -23,7 +23,9 @@ from nnctl.spec.loader import PathKey, SourceMap
 class Section(BaseModel):
     """A spec mapping: unknown keys are errors and values are not coerced (``"5"`` is no int)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=False)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_default=False, allow_inf_nan=False
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -316,7 +318,11 @@ class ModelSpec(Section):
 
     @model_validator(mode="after")
     def _one_form(self) -> ModelSpec:
-        if (self.layers is None) == (self.nodes is None):
+        if self.layers is None and self.nodes is None:
+            raise ValueError(
+                "missing required key 'layers' (a Sequential stack) or 'nodes' (a graph)"
+            )
+        if self.layers is not None and self.nodes is not None:
             raise ValueError("give either 'layers' (a stack) or 'nodes' (a graph), not both")
         if self.outputs and self.layers is not None:
             raise ValueError("'outputs' belongs to the graph form ('nodes')")
@@ -395,6 +401,11 @@ class EarlyStopping(Section):
 
 
 class TrainSpec(Section):
+    mode: Literal["supervised", "autoencoder"] = Field(
+        "supervised",
+        description="supervised: learn the targets; autoencoder: reconstruct the input "
+        "as the model sees it after preprocessing (put GaussianNoise first to denoise)",
+    )
     epochs: PositiveInt = Field(10, description="passes over the training split")
     batch_size: PositiveInt = Field(32, description="samples per gradient step")
     validation: Rate | DataSpec = Field(
@@ -411,6 +422,9 @@ class ExportSpec(Section):
     format: Literal["saved_model", "keras"] = Field("saved_model", description="what export writes")
     tolerance: PositiveFinite = Field(
         1e-5, description="largest allowed difference between export and model outputs"
+    )
+    encoder: str | None = Field(
+        None, description="also export the model up to this layer or node (and the rest) apart"
     )
 
 

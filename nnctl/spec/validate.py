@@ -24,17 +24,15 @@ from nnctl.spec.compose import load_composed
 from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
 from nnctl.spec.schema import Spec
 
+# What a pydantic error kind expects, for the rare error whose schema field cannot be found.
 TYPE_WORDS = {
-    "int": "an integer",
-    "float": "a number",
-    "bool": "true or false",
-    "string": "a string",
-    "list": "a list",
-    "dict": "a mapping",
-    "model": "a mapping",
-}  # fmt: skip  (used when the schema field cannot be found)
-BOUNDS = {annotated_types.Gt: ">", annotated_types.Ge: ">=", annotated_types.Lt: "<",
-          annotated_types.Le: "<="}  # fmt: skip
+    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
+    "list": "a list", "dict": "a mapping", "model": "a mapping",
+}  # fmt: skip
+BOUNDS = {
+    annotated_types.Gt: ">", annotated_types.Ge: ">=",
+    annotated_types.Lt: "<", annotated_types.Le: "<=",
+}  # fmt: skip
 RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 UNION = (typing.Union, types.UnionType)
 
@@ -68,18 +66,19 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def _from_pydantic(exc: ValidationError, data: dict, source: SourceMap) -> list[Problem]:
+    """One problem per location; a union's members' complaints merged into one message."""
     errors = exc.errors()
     errors = [e for e in errors if not _other_branch(e, data)] or errors
-    by_path: dict[tuple[PathKey, bool], list[str]] = {}
+    by_path: dict[tuple[PathKey, bool], dict[str, bool]] = {}
     for error in errors:
         path, message, at_key = _describe(error, data)
-        messages = by_path.setdefault((path, at_key), [])
-        if message not in messages:
-            messages.append(message)
-    return [
-        source.problem(path, "; or ".join(messages), at_key=at_key)
-        for (path, at_key), messages in by_path.items()
-    ]
+        by_path.setdefault((path, at_key), {})[message] = error["type"].endswith("_type")
+    problems = []
+    for (path, at_key), messages in by_path.items():
+        specific = [m for m, about_type in messages.items() if not about_type]
+        message = "; ".join(specific or list(messages))
+        problems.append(source.problem(path, message, at_key=at_key))
+    return problems
 
 
 def _other_branch(error: dict, data: dict) -> bool:
@@ -120,9 +119,12 @@ def _describe(error: dict, data: dict) -> tuple[PathKey, str, bool]:
     """(path, message, point-at-key) for one pydantic error, in nnctl's wording."""
     kind, loc, value, ctx = error["type"], error["loc"], error.get("input"), error.get("ctx", {})
     path = _raw_path(loc, data)
-    if kind == "extra_forbidden":
-        section = path[:-1] if path and path[-1] == loc[-1] else path
-        return path, _unknown_key(loc[-1], section, data), True
+    if kind in ("extra_forbidden", "invalid_key"):
+        key = value if kind == "invalid_key" else loc[-1]
+        section = path[:-1] if path and path[-1] == key else path
+        return path, _unknown_key(key, section, data), True
+    if loc and loc[-1] == "[key]":
+        return path, _bad_key(path, value, data), True
     if kind == "missing":
         return path, _missing(loc[-1], path, data), False
     if kind == "union_tag_invalid":
@@ -135,6 +137,14 @@ def _describe(error: dict, data: dict) -> tuple[PathKey, str, bool]:
     if kind.endswith("_type") or kind in RANGE_ERRORS or kind in ("literal_error", "finite_number"):
         return path, _mismatch(kind, path, value, data), False
     return path, _other_message(error), False
+
+
+def _bad_key(path: PathKey, key: Any, data: dict) -> str:
+    """A mapping key of the wrong type, e.g. ``class_weight: {a: 1}`` where keys are integers."""
+    annotation, _ = _field_at(path[:-1], data)
+    dicts = [m for m in _members(annotation) if typing.get_origin(m) is dict]
+    expected = _expected(typing.get_args(dicts[0])[0], []) if dicts else None
+    return expected_got(f"{expected or 'another'} key", key)
 
 
 def _mismatch(kind: str, path: PathKey, value: Any, data: dict) -> str:
@@ -188,15 +198,17 @@ def _unknown_key(key: Any, section: PathKey, data: dict) -> str:
     """``unknown key 'k'`` and the likeliest fix: a close key, the key's home, or the keys here."""
     model = _model_at(section, data)
     allowed = list(model.model_fields) if model is not None else []
-    source = _node_at(section, data).get("source") if "source" in allowed else None
-    head = f"unknown key {key!r}" + (f" for source {source}" if isinstance(source, str) else "")
+    node = _node_at(section, data)
+    source = node.get("source") if isinstance(node, dict) and "source" in allowed else None
+    head = f"unknown key {format_value(key)}"
+    head += f" for source {source}" if isinstance(source, str) else ""
     close = suggest(key, allowed)
     if close or not allowed:
         return head + close
-    return head + (_moved(key, section, model) or f"; expected one of: {', '.join(allowed)}")
+    return head + (_moved(key, section) or f"; expected one of: {', '.join(allowed)}")
 
 
-def _moved(key: Any, section: PathKey, model: type[BaseModel]) -> str:
+def _moved(key: Any, section: PathKey) -> str:
     """Where else ``key`` is a key: ``did you mean train.epochs?`` or the sources that take it."""
     homes = [(path, other) for path, other in _sections() if key in other.model_fields]
     paths = list(dict.fromkeys(format_path((*p, key)) for p, _ in homes if p != section))

@@ -1,0 +1,228 @@
+"""Fuzzing ``nnctl validate``: mutated specs exit 0 or 2 with a message; no exit 1, traceback, hang.
+
+Each example takes a valid spec (every shipped one and a few small ones), mutates it (drops or
+renames keys, puts in other types, random scalars, YAML 1.1 traps, deep nesting, random unicode or
+bytes, ``--set`` overrides) and runs ``nnctl validate`` in-process. Derandomized: CI sees the same
+examples every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import SPECS
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from nnctl.cli import main
+from nnctl.spec.loader import format_path
+
+SMALL = [
+    "name: tiny\ndata: {source: iris}\nmodel: {layers: [Dense: 3]}\nloss: mse\n",
+    """
+name: plateau
+data: {source: make_classification, n_classes: 3, preprocess: {one_hot: true, standardize: true}}
+model:
+  input_shape: [20]
+  layers: [{Dense: {units: 8, kernel_regularizer: {l2: 0.01}}}, Dropout: 0.1, Dense: 3]
+loss: {name: categorical_crossentropy, label_smoothing: 0.1}
+optimizer: {name: sgd, momentum: 0.9, schedule: {type: reduce_on_plateau, monitor: val_loss}}
+metrics: [accuracy]
+train: {epochs: 3, class_weight: balanced, early_stopping: {monitor: val_accuracy, mode: max}}
+export: {format: keras, tolerance: 1.0e-4}
+""",
+    """
+name: files
+data: {source: csv, path: missing.csv, target: label, features: [0, b]}
+model: {layers: [Flatten, {dense: {units: 1, activation: sigmoid}}]}
+loss: binary_crossentropy
+train: {validation: {source: npz, path: val.npz}}
+""",
+    """
+name: graph
+data: {source: digits}
+model:
+  nodes:
+    - {name: a, Dense: 16}
+    - {name: b, inputs: [a], Dense: 16}
+    - {name: c, inputs: [a, b], Add: {}}
+    - {Dense: {units: 10, activation: softmax}}
+loss: sparse_categorical_crossentropy
+""",
+]
+BASES = [path.read_text() for path in SPECS] + SMALL
+TRAPS = [
+    "yes", "no", "on", "off", "y", "~", "null", "2026-01-01", "12:30", "1/0", "1/16", "0x1F",
+    "0o17", "1_000", "1e400", "-1e-400", ".nan", "-.inf", "!!python/object:os.system", "*alias",
+    "&anchor", "{", "[", "'", '"', "- -", "? x", ": ", "\t", "\x00", "\ufeff", "\u202e",
+]  # fmt: skip
+TIMEOUT_S = 10  # a hard stop: hypothesis's deadline only judges examples that finish
+FUZZ = settings(max_examples=100, deadline=3000, derandomize=True, database=None)
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(TRAPS),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=8) | st.sampled_from(TRAPS), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+class Hang(BaseException):
+    """Raised by the alarm; a BaseException so nnctl's error boundary does not swallow it."""
+
+
+def _alarm(signum, frame):
+    raise Hang(f"nnctl validate ran for over {TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def validate_ok(path: Path, *args: str) -> None:
+    """Run ``nnctl validate PATH ARGS`` in-process and check how it ended."""
+    out, err = io.StringIO(), io.StringIO()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(TIMEOUT_S)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["validate", str(path), *args])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    stderr = err.getvalue()
+    assert code in (0, 2), stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    if code == 0:
+        assert out.getvalue().endswith(": OK\n")
+    else:
+        assert stderr.strip(), "exit 2 without a message"
+
+
+def _paths(node: Any, at: tuple = ()) -> list[tuple]:
+    """Every path into a loaded spec, the root first."""
+    found = [at]
+    if isinstance(node, dict | list):
+        for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+            found += _paths(child, (*at, key))
+    return found
+
+
+def _nest(value: Any, depth: int, as_list: bool) -> Any:
+    for _ in range(depth):
+        value = [value] if as_list else {"k": value}
+    return value
+
+
+@st.composite
+def mutated(draw) -> Any:
+    """A base spec with one to three mutations applied to its parsed tree."""
+    data: Any = yaml.safe_load(draw(st.sampled_from(BASES)))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(data)))
+        op = draw(st.sampled_from(["drop", "rename", "replace", "nest", "swap"]))
+        data = _mutate(draw, data, path, op)
+    return data
+
+
+def _mutate(draw, data: Any, path: tuple, op: str) -> Any:
+    """``data`` with the value at ``path`` mutated by ``op``."""
+    if not path:
+        return draw(values)
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    last, value = path[-1], copy.deepcopy(parent[path[-1]])
+    if op == "drop":
+        del parent[last]
+    elif op == "rename" and isinstance(parent, dict):
+        typos = st.sampled_from([f"{last}s", str(last)[1:], str(last).upper()])
+        parent[draw(st.text(max_size=10) | typos)] = parent.pop(last)
+    elif op == "nest":
+        parent[last] = _nest(value, draw(st.integers(1, 120)), draw(st.booleans()))
+    elif op == "swap":
+        parent[last] = draw(st.sampled_from([str(value), [value], {str(value): value}, None]))
+    else:
+        parent[last] = draw(values)
+    return data
+
+
+@FUZZ
+@given(data=mutated())
+@example(data={"name": "keys", 1: 2, None: [3], "train": {"class_weight": {"a": 1}}})
+def test_mutated_tree(workdir, data):
+    path = workdir / "tree.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    validate_ok(path)
+
+
+@FUZZ
+@given(
+    base=st.sampled_from(BASES),
+    at=st.floats(0, 1),
+    cut=st.integers(0, 8),
+    noise=st.binary(max_size=12)
+    | st.text(max_size=12).map(str.encode)
+    | st.sampled_from([t.encode() for t in TRAPS]),
+)
+@example(base=SMALL[0], at=0.5, cut=0, noise=b"\x16")  # a control character: once exit 1
+def test_mutated_bytes(workdir, base, at, cut, noise):
+    raw = base.encode()
+    where = int(at * len(raw))
+    path = workdir / "bytes.yaml"
+    path.write_bytes(raw[:where] + noise + raw[where + cut :])
+    validate_ok(path)
+
+
+@FUZZ
+@given(
+    base=st.sampled_from(BASES),
+    index=st.integers(0, 10**6),
+    key=st.none() | st.text(max_size=15),
+    value=st.text(max_size=15) | st.sampled_from(TRAPS) | values.map(yaml.safe_dump),
+)
+@example(base=SMALL[0], index=0, key="description", value="a\x03b")  # once exit 1
+@example(base=SMALL[0], index=0, key="description", value="[" * 200)
+def test_set_overrides(workdir, base, index, key, value):
+    paths = _paths(yaml.safe_load(base))[1:]
+    name = format_path(paths[index % len(paths)]) if key is None else key
+    path = workdir / "set.yaml"
+    path.write_text(base)
+    validate_ok(path, "--set", f"{name}={value}")
+
+
+BLOCK_CRASHES = {  # found by test_mutated_tree; the fix belongs in nnctl/spec/blocks.py
+    "use names a list": "{b: {nodes: [{name: c, Dense: 4}]}}\n  nodes: [{block: [b], name: x}]",
+    "node name a list": "{b: {nodes: [{name: [c], Dense: 4}]}}\n  nodes: [{block: b, name: x}]",
+    "no nodes": "{b: {nodes: []}}\n  nodes: [{block: b, name: x}]",
+    "node not a mapping": "{b: {nodes: [Flatten]}}\n  nodes: [{block: b, name: x, repeat: 2}]",
+    "input a list": "{b: {nodes: [{name: c, inputs: [[a]], Dense: 4}]}}\n"
+    "  nodes: [{block: b, name: x}]",
+    "with a string": "{b: {params: {a: 1}, nodes: [{name: c, Dense: 4}]}}\n"
+    "  nodes: [{block: b, name: x, with: a}]",
+}
+
+
+@pytest.mark.parametrize("blocks", BLOCK_CRASHES.values(), ids=list(BLOCK_CRASHES))
+def test_malformed_blocks_are_reported(workdir, blocks):
+    path = workdir / "blocks.yaml"
+    path.write_text(f"name: g\ndata: {{source: digits}}\nloss: mse\nmodel:\n  blocks: {blocks}\n")
+    validate_ok(path)
