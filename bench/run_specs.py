@@ -44,6 +44,14 @@ ABOUT = {
         "≈0.949 (ResNet-18, far larger)",
     ),
     "resnet_cifar10": ("the same small ResNet, CIFAR-10", "not measured here"),
+    "autoencoder_digits": (
+        "dense 64-32-8-32-64 autoencoder, digits",
+        "predict-the-mean-image baseline: test MSE {baseline_mean_image_mse:.4g}",
+    ),
+    "denoising_autoencoder_fashion_mnist": (
+        "convolutional denoising autoencoder (7x7x8 code), Fashion-MNIST",
+        "predict-the-mean-image baseline: test MSE {baseline_mean_image_mse:.4g}",
+    ),
     "lstm_sunspots": (
         "LSTM forecast of yearly sunspots (statsmodels, offline), last 20% of years as test",
         'naive "next = last" forecast on the same test years: MSE {naive_mse:.4g}',
@@ -76,10 +84,17 @@ def run_spec(spec: Path) -> dict:
         return {"spec": spec.stem, "ran": False, "reason": reason, "exit": proc.returncode}
     metrics = json.loads((out / "metrics.json").read_text())
     info = json.loads((out / "run.json").read_text())
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "nnctl", "evaluate", str(out), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(evaluated.stdout) if evaluated.returncode == 0 else {}
     return {
         "spec": spec.stem,
         "ran": True,
         "test": metrics.get("test", {}),
+        "baselines": {k: v for k, v in report.items() if k.startswith("baseline_")},
         "epochs": info["epochs"],
         "wall_seconds": round(seconds, 1),
     }
@@ -115,6 +130,8 @@ def naive_mse(spec: Path) -> float:
 
 def row(result: dict) -> str:
     what, reference = ABOUT.get(result["spec"], ("", ""))
+    if "{baseline_" in reference and result.get("baselines"):
+        reference = reference.format(**result["baselines"])
     if "{naive_mse" in reference:
         reference = reference.format(naive_mse=naive_mse(ROOT / "specs" / f"{result['spec']}.yaml"))
     if "{ols_mse" in reference:

@@ -52,3 +52,11 @@ class SpecError(UserError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(p.render() for p in problems))
+
+
+class Interrupted(NnctlError):
+    """Training stopped by a signal after committing a checkpoint: exit 128 + signal number."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum

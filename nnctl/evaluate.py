@@ -12,6 +12,7 @@ from nnctl.keras_env import import_keras
 from nnctl.rundir import MODEL, SPEC, RunDir
 from nnctl.spec.schema import Spec
 from nnctl.spec.validate import load_spec
+from nnctl.training import modes
 
 SPLITS = ("train", "validation", "test")
 
@@ -24,6 +25,7 @@ class Report:
     class_names: list[str] | None = None
     confusion: np.ndarray | None = None  # rows: true class, columns: predicted class
     precision: list[float] = field(default_factory=list)
+    baselines: dict[str, float] = field(default_factory=dict)  # what a trivial model scores
     recall: list[float] = field(default_factory=list)
 
 
@@ -46,12 +48,15 @@ def load_run(run: RunDir) -> tuple[Spec, object]:
 def evaluate_run(run: RunDir, split: str) -> Report:
     spec, model = load_run(run)
     dataset = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    dataset = modes.prepare(spec, dataset, model)
     part = getattr(dataset, split)
     if part is None or len(part.x) == 0:
         raise UserError(f"{run.path}: the {split} split is empty for this spec")
     report = Report(split, len(part.x), split_metrics(model, part, spec.train.batch_size))
     if dataset.task == "classification":
         _add_classification(report, model, part, dataset, spec.train.batch_size)
+    if dataset.task == "reconstruction":
+        report.baselines["mean_image_mse"] = modes.mean_baseline_mse(dataset.train, part)
     return report
 
 

@@ -1,21 +1,35 @@
-"""``nnctl export``: a SavedModel or .keras file, checked to reproduce the trained model."""
+"""``nnctl export``: SavedModel, .keras, TFLite or ONNX, each checked to reproduce the model.
+
+Every export is written into a temporary sibling, checked there against the Keras model on real
+samples, and only then renamed onto its target: a failed or interrupted export leaves nothing.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from nnctl.build.submodels import split_at
 from nnctl.data import load_dataset
 from nnctl.errors import NnctlError, UserError
 from nnctl.evaluate import load_run
-from nnctl.keras_env import import_keras
+from nnctl.keras_env import import_keras, stderr_silenced
 from nnctl.rundir import EXPORT, MODEL, RunDir, atomic_path
+from nnctl.testhooks import pause_point
 
 CHECK_BATCH = 64
 ENDPOINT = "serve"
+SUFFIXES = {"saved_model": "", "keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
+# Converted graphs run other kernels (TFLite's, ONNX Runtime's): a float32 rounding floor.
+MIN_TOLERANCE = {"tflite": 1e-4, "onnx": 1e-4}
+METADATA = Path("assets.extra") / "nnctl.json"  # in a SavedModel: what predict needs to know
+ONNX_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -25,30 +39,56 @@ class Exported:
     samples: int
     max_abs_diff: float
     tolerance: float
+    parts: list[Path] = field(default_factory=list)  # encoder and decoder, when export.encoder
 
 
 def export_run(run: RunDir, out: Path | None = None, fmt: str | None = None) -> Exported:
+    """Write the run's model in ``fmt`` to ``out`` (default ``RUN/export[.suffix]``), checked."""
     spec, model = load_run(run)
     fmt = fmt or spec.export.format
-    out = out or run.file(EXPORT + (".keras" if fmt == "keras" else ""))
-    if fmt == "keras" and out.suffix != ".keras":
-        raise UserError(f"{out}: a Keras model file must end in .keras")
+    suffix = SUFFIXES[fmt]
+    out = out or run.file(EXPORT + suffix)
+    if suffix and out.suffix != suffix:
+        raise UserError(f"{out}: a {fmt} export must end in {suffix}")
+    if fmt == "onnx":
+        require_onnx()
     sample = _check_batch(spec, run)
     expected = np.asarray(model.predict(sample, verbose=0))
+    tolerance = max(spec.export.tolerance, MIN_TOLERANCE.get(fmt, 0.0))
     with atomic_path(out) as tmp:
-        if fmt == "keras":
-            shutil.copyfile(run.file(MODEL), tmp)
-            actual = _predict_keras(tmp, sample)
-        else:
-            write_saved_model(model, tmp)
-            actual = predict_saved_model(tmp, sample)
+        WRITERS[fmt](model, tmp, run)
+        actual = predictor(tmp, fmt)(sample)
         diff = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
-        if not diff <= spec.export.tolerance:
+        if not diff <= tolerance:
             raise NnctlError(
                 f"export check failed: the {fmt} output differs from the model by {diff:.3g} "
-                f"(tolerance {spec.export.tolerance:g}); nothing was written to {out}"
+                f"(tolerance {tolerance:g}); nothing was written to {out}"
             )
-    return Exported(out, fmt, len(sample), diff, spec.export.tolerance)
+        pause_point("export-write")
+    parts = []
+    if spec.export.encoder and fmt == "saved_model":
+        parts = export_parts(model, spec.export.encoder, out, sample, tolerance)
+    return Exported(out, fmt, len(sample), diff, tolerance, parts)
+
+
+def export_parts(model, name: str, out: Path, sample: np.ndarray, tolerance: float) -> list[Path]:
+    """SavedModels of the encoder (input -> layer ``name``) and the decoder (the rest), beside
+    ``out``; decoder(encoder(x)) is checked against the whole model."""
+    encoder, decoder = split_at(model, name)
+    code = np.asarray(encoder.predict(sample, verbose=0))
+    targets = {"encoder": (encoder, sample, code), "decoder": (decoder, code, None)}
+    paths = []
+    for part, (submodel, x, expected) in targets.items():
+        target = out.with_name(f"{out.name}-{part}")
+        if expected is None:
+            expected = np.asarray(model.predict(sample, verbose=0))
+        with atomic_path(target) as tmp:
+            write_saved_model(submodel, tmp)
+            diff = float(np.max(np.abs(predict_saved_model(tmp, x) - expected)))
+            if not diff <= tolerance:
+                raise NnctlError(f"export check failed: the {part} differs by {diff:.3g}")
+        paths.append(target)
+    return paths
 
 
 def _check_batch(spec, run: RunDir) -> np.ndarray:
@@ -58,8 +98,10 @@ def _check_batch(spec, run: RunDir) -> np.ndarray:
     return part.x[:CHECK_BATCH]
 
 
-def write_saved_model(model, path: Path) -> None:
-    """A SavedModel whose ``serve`` and ``serving_default`` run the model in inference mode.
+# ------------------------------------------------------------------------------------ writers
+def write_saved_model(model, path: Path, run: RunDir | None = None) -> None:
+    """A SavedModel whose ``serve`` and ``serving_default`` run the model in inference mode,
+    with the run's task and class names in ``assets.extra/nnctl.json``.
 
     Through ExportArchive, not ``model.export()``: that would leave augmentation layers active.
     """
@@ -74,18 +116,146 @@ def write_saved_model(model, path: Path) -> None:
     signature = [keras.InputSpec(shape=tuple(spec.shape), dtype=spec.dtype)]
     archive.add_endpoint(name=ENDPOINT, fn=serve, input_signature=signature)
     archive.write_out(str(path), verbose=False)
+    if run is not None:
+        info = run.read_info()
+        metadata = {k: info.get(k) for k in ("task", "class_names")}
+        (path / METADATA).parent.mkdir(parents=True, exist_ok=True)
+        (path / METADATA).write_text(json.dumps(metadata | {"run": str(run.path)}))
+
+
+def _write_keras(model, path: Path, run: RunDir) -> None:
+    shutil.copyfile(run.file(MODEL), path)
+
+
+def _write_tflite(model, path: Path, run: RunDir) -> None:
+    import tensorflow as tf
+
+    saved = path.parent / ".saved_model"
+    write_saved_model(model, saved)
+    with stderr_silenced():
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), ["serving_default"])
+        path.write_bytes(converter.convert())
+
+
+def _write_onnx(model, path: Path, run: RunDir) -> None:
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = model.inputs[0]
+    signature = (tf.TensorSpec(tuple(spec.shape), spec.dtype, name=spec.name),)
+
+    @tf.function(input_signature=signature)
+    def serve(features):
+        return model(features, training=False)
+
+    with stderr_silenced():
+        proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=ONNX_OPSET)
+    path.write_bytes(proto.SerializeToString())
+
+
+WRITERS = {
+    "saved_model": write_saved_model,
+    "keras": _write_keras,
+    "tflite": _write_tflite,
+    "onnx": _write_onnx,
+}
+
+
+def require_onnx() -> None:
+    """Refuse ``--format onnx`` clearly when its optional dependencies are missing."""
+    try:
+        import onnxruntime  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as exc:
+        raise UserError(
+            f"--format onnx is not available: {exc.name} is not installed. "
+            "Install the ONNX extra: pip install 'nnctl[onnx]' (tf2onnx and onnxruntime)"
+        ) from None
+
+
+# --------------------------------------------------------------------------------- predictors
+@dataclass(frozen=True)
+class Predictor:
+    """A loaded model: raw features in, outputs out, and the sample shape it takes."""
+
+    run: Callable[[np.ndarray], np.ndarray]
+    input_shape: tuple[int | None, ...]
+    dtype: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.run(np.asarray(x, dtype=self.dtype))
+
+
+def predictor(path: Path, fmt: str) -> Predictor:
+    """Load an exported model of format ``fmt`` for inference."""
+    import_keras()  # TensorFlow quietly, before anything else imports it
+    return {
+        "saved_model": _saved_model_predictor,
+        "keras": keras_predictor,
+        "tflite": _tflite_predictor,
+        "onnx": _onnx_predictor,
+    }[fmt](path)
 
 
 def predict_saved_model(path: Path, x: np.ndarray) -> np.ndarray:
+    return _saved_model_predictor(path)(x)
+
+
+def _saved_model_predictor(path: Path) -> Predictor:
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path))  # keep a reference: its variables live with it
+    loaded = tf.saved_model.load(str(path))
     signature = loaded.signatures["serving_default"]
-    (name,) = signature.structured_input_signature[1]
-    outputs = signature(**{name: tf.constant(x)})
-    return np.asarray(next(iter(outputs.values())))
+    ((name, spec),) = signature.structured_input_signature[1].items()
+
+    def run(x: np.ndarray, _alive=loaded) -> np.ndarray:  # holding ``loaded`` keeps its variables
+        outputs = signature(**{name: tf.constant(x)})
+        return np.asarray(next(iter(outputs.values())))
+
+    return Predictor(run, tuple(spec.shape[1:]), spec.dtype.name)
 
 
-def _predict_keras(path: Path, x: np.ndarray) -> np.ndarray:
-    keras = import_keras()
-    return np.asarray(keras.saving.load_model(path, safe_mode=True).predict(x, verbose=0))
+def keras_predictor(path_or_model) -> Predictor:
+    """A .keras file (loaded in safe mode) or an already loaded Keras model."""
+    model = path_or_model
+    if isinstance(path_or_model, Path):
+        model = import_keras().saving.load_model(path_or_model, safe_mode=True)
+    spec = model.inputs[0]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(x, verbose=0))
+
+    return Predictor(run, tuple(spec.shape[1:]), str(spec.dtype))
+
+
+def _tflite_predictor(path: Path) -> Predictor:
+    import tensorflow as tf
+
+    with warnings.catch_warnings(), stderr_silenced():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+        runner = interpreter.get_signature_runner("serving_default")
+    ((name, details),) = runner.get_input_details().items()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with stderr_silenced():
+            return np.asarray(next(iter(runner(**{name: x}).values())))
+
+    shape = tuple(int(n) if n > 0 else None for n in details["shape_signature"][1:])
+    return Predictor(run, shape, np.dtype(details["dtype"]).name)
+
+
+def _onnx_predictor(path: Path) -> Predictor:
+    require_onnx()
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (spec,) = session.get_inputs()
+    dtype = spec.type.removeprefix("tensor(").removesuffix(")")
+    dtype = {"float": "float32", "double": "float64"}.get(dtype, dtype)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {spec.name: x})[0])
+
+    shape = tuple(n if isinstance(n, int) else None for n in spec.shape[1:])
+    return Predictor(run, shape, dtype)

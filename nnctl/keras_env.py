@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def _stderr_silenced():
+def stderr_silenced():
     """Hide what TensorFlow's C++ runtime prints while it loads (CUDA probes on CPU machines)."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -26,7 +26,7 @@ def import_keras():
     if "keras" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        with _stderr_silenced():
+        with stderr_silenced():
             import absl.logging
             import keras
             import tensorflow as tf

@@ -42,6 +42,13 @@ EXPECTED = {
         ["Rescaling", "LSTM", "Dense", "Rescaling"],
         4 * (1 + 32 + 1) * 32 + 33,
     ),
+    "autoencoder_digits": ((64,), ["Rescaling"] + ["Dense"] * 4, 2080 + 264 + 288 + 2112),
+    "denoising_autoencoder_fashion_mnist": (
+        (28, 28),
+        ["Rescaling", "Reshape", "GaussianNoise", "Conv2D", "Conv2D", "Conv2DTranspose"]
+        + ["Conv2DTranspose", "Conv2D"],
+        320 + 2312 + 2336 + 9248 + 289,
+    ),
     "fashion_mnist_mlp": (
         (28, 28),
         ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],

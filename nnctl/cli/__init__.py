@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from nnctl.cli import evaluate, export, render, schema, summary, train, validate
+from nnctl.cli import (
+    evaluate,
+    export,
+    predict,
+    render,
+    resume,
+    schema,
+    summary,
+    train,
+    validate,
+)
 from nnctl.cli.common import options
 
 app = typer.Typer(
@@ -17,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-for module in (validate, render, schema, summary, train, evaluate, export):
+for module in (validate, render, schema, summary, train, resume, evaluate, export, predict):
     module.register(app)
 
 

@@ -31,13 +31,16 @@ def evaluate(
 
     report = evaluate_run(RunDir.open(run_path), split.value)
     if as_json:
-        print(json.dumps(report.metrics))
+        baselines = {f"baseline_{name}": value for name, value in report.baselines.items()}
+        print(json.dumps(report.metrics | baselines))
         return
     table = Table(title=f"{run_path} · {report.split} split · {report.samples} samples")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in report.metrics.items():
         table.add_row(name, f"{value:.4f}")
+    for name, value in report.baselines.items():
+        table.add_row(f"baseline: {name.replace('_', ' ')}", f"{value:.4f}")
     out.print(table)
     if report.confusion is not None:
         out.print(_class_table(report))

@@ -1,4 +1,5 @@
-"""``nnctl export RUN_DIR``: write a SavedModel (or .keras) and check it reproduces the model."""
+"""``nnctl export RUN_DIR``: write a SavedModel, .keras, TFLite or ONNX file, checked against the
+model."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from nnctl.cli.common import RunPath, boundary, err, out
 class Format(StrEnum):
     saved_model = "saved_model"
     keras = "keras"
+    tflite = "tflite"
+    onnx = "onnx"
 
 
 def export(
     run_path: RunPath,
     dest: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Where to write [default: RUN_DIR/export].")
+        Path | None,
+        typer.Option("--out", "-o", help="Where to write [default: RUN_DIR/export[.suffix]]."),
     ] = None,
     fmt: Annotated[
         Format | None, typer.Option("--format", help="[default: the spec's export.format]")
@@ -36,6 +40,8 @@ def export(
         markup=False,
     )
     out.print(str(result.path), markup=False)
+    for part in result.parts:
+        out.print(str(part), markup=False)
 
 
 def register(app: typer.Typer) -> None:

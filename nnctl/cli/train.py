@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nnctl.cli.common import SpecPath, boundary, err, out
+from nnctl.cli.common import Overrides, SpecPath, boundary, err, out
 from nnctl.spec.validate import load_spec
 
 
@@ -16,24 +16,48 @@ def train(
     run_dir: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run directory [default: runs/NAME-TIME].")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Reuse a non-empty run directory.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its newest checkpoint.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Start over in a non-empty run directory; with --resume, accept a changed "
+            "spec or data."
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Plain lines, no live display.")
     ] = False,
+    overrides: Overrides = None,
 ) -> None:
     """Train the model a spec describes; print the run directory's path."""
-    spec, _ = load_spec(spec_path)
+    spec, _ = load_spec(spec_path, overrides or [])
+    from nnctl.cli.validate import build_before_data
+    from nnctl.errors import UserError
     from nnctl.rundir import RunDir, default_run_dir
-    from nnctl.training.run import train as train_run
+    from nnctl.training import run as training
 
-    run = RunDir.create(run_dir or default_run_dir(spec.name), force=force)
-    err.print(f"training {spec.name} into {run.path}", markup=False)
-    metrics = train_run(spec, spec_path.parent, run, quiet=quiet)
+    if resume:
+        if run_dir is None:
+            raise UserError("--resume needs the run directory: --out RUN_DIR")
+        run = RunDir(run_dir)
+        metrics = training.resume(spec, spec_path.parent, run, quiet=quiet, force=force)
+    else:
+        build_before_data(spec)  # shape and size errors before any data is loaded
+        run = RunDir.create(run_dir or default_run_dir(spec.name), force=force)
+        err.print(f"training {spec.name} into {run.path}", markup=False)
+        metrics = training.train(spec, spec_path.parent, run, quiet=quiet)
+    report(metrics, run.path)
+
+
+def report(metrics: dict, path: Path) -> None:
+    """Final metrics per split on stderr, the run directory on stdout."""
     for split, values in metrics.items():
         err.print(
             f"{split:>10}: " + "  ".join(f"{k}={v:.4f}" for k, v in values.items()), markup=False
         )
-    out.print(str(run.path), markup=False)
+    out.print(str(path), markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,16 @@ def validate(
         raise UserError(f"{count} error(s) in {len(failures)} of {len(specs)} file(s)")
 
 
+def build_before_data(spec) -> None:
+    """Build on placeholder data when the sample shape is known without reading any data."""
+    from nnctl.build import build_symbolic
+    from nnctl.data.shapes import sample_shape
+
+    known = sample_shape(spec.data)
+    if known is not None:
+        build_symbolic(spec, *known)
+
+
 def build_placeholder(spec, base_dir: Path):
     """The spec's model built on zeros of its data's sample shape (files are read for it)."""
     from nnctl.build import build_symbolic

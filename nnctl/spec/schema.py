@@ -371,6 +371,9 @@ Schedule = Annotated[
 ]
 
 
+CLIPPING = ("clipnorm", "global_clipnorm", "clipvalue")
+
+
 class OptimizerSpec(Section):
     """Any other key is passed to the Keras optimizer (momentum, nesterov, beta_1, ...)."""
 
@@ -379,16 +382,32 @@ class OptimizerSpec(Section):
     name: str = Field("adam", description="sgd, adam, adamw, rmsprop, adagrad, ... (Keras names)")
     learning_rate: PositiveFinite = Field(0.001, description="initial learning rate, > 0")
     schedule: Schedule | None = Field(None, description="learning-rate schedule (below)")
+    clipnorm: PositiveFinite | None = Field(None, description="clip each gradient's norm")
+    global_clipnorm: PositiveFinite | None = Field(
+        None, description="clip the norm of all gradients together"
+    )
+    clipvalue: PositiveFinite | None = Field(None, description="clip each gradient element")
 
     @model_validator(mode="before")
     @classmethod
     def _from_name(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _one_clipping(self) -> OptimizerSpec:
+        given = [k for k in CLIPPING if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"{' and '.join(given)} both clip gradients; keep one of clipnorm (per "
+                "variable), global_clipnorm (all gradients together) or clipvalue"
+            )
+        return self
+
     @property
     def args(self) -> dict[str, Any]:
-        """The extra Keras arguments."""
-        return dict(self.model_extra or {})
+        """The extra Keras arguments, clipping included."""
+        clipping = {k: getattr(self, k) for k in CLIPPING if getattr(self, k) is not None}
+        return dict(self.model_extra or {}) | clipping
 
 
 # -------------------------------------------------------------------------------------- train
@@ -398,6 +417,15 @@ class EarlyStopping(Section):
     min_delta: Annotated[float, Field(ge=0)] = Field(0.0, description="smallest change that counts")
     mode: Literal["auto", "min", "max"] = Field("auto", description="whether lower is better")
     restore_best_weights: bool = Field(True, description="end with the best epoch's weights")
+
+
+class CheckpointSpec(Section):
+    every_steps: PositiveInt | None = Field(
+        None, description="also checkpoint every N training steps (mid-epoch)"
+    )
+    keep_last: PositiveInt = Field(
+        3, description="checkpoints kept (the one a run resumed from is kept as well)"
+    )
 
 
 class TrainSpec(Section):
@@ -416,10 +444,15 @@ class TrainSpec(Section):
     class_weight: dict[int, PositiveFinite] | Literal["balanced"] | None = Field(
         None, description="loss weight per class index, or balanced (inverse frequency)"
     )
+    checkpoint: CheckpointSpec = Field(
+        default_factory=CheckpointSpec, description="checkpoints in RUN/checkpoints"
+    )
 
 
 class ExportSpec(Section):
-    format: Literal["saved_model", "keras"] = Field("saved_model", description="what export writes")
+    format: Literal["saved_model", "keras", "tflite", "onnx"] = Field(
+        "saved_model", description="what export writes (onnx needs the onnx extra)"
+    )
     tolerance: PositiveFinite = Field(
         1e-5, description="largest allowed difference between export and model outputs"
     )

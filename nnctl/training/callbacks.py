@@ -1,73 +1,109 @@
-"""The Keras callbacks a spec asks for, plus those every run has (history, TensorBoard, NaN)."""
+"""The Keras callbacks a spec asks for, made resumable, plus TensorBoard and history.csv."""
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from nnctl.keras_env import import_keras
-from nnctl.rundir import HISTORY, LOGS, RunDir
+from nnctl.rundir import LOGS, RunDir
 from nnctl.spec.schema import ReduceOnPlateau, Spec
 
 keras = import_keras()
 
 
-class StopOnNonFinite(keras.callbacks.Callback):
-    """Stop at the first non-finite loss, remembering where, so the run can say so."""
-
-    def __init__(self):
-        super().__init__()
-        self.failure: str | None = None
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.failure = f"loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}"
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        bad = {
-            k: v for k, v in (logs or {}).items() if isinstance(v, float) and not math.isfinite(v)
-        }
-        if bad and self.failure is None:
-            self.failure = f"{', '.join(f'{k}={v}' for k, v in bad.items())} at epoch {epoch + 1}"
-            self.model.stop_training = True
+def _plain(value):
+    return float(value) if isinstance(value, np.floating | np.integer) else value
 
 
-def spec_callbacks(spec: Spec) -> list:
-    """Early stopping and reduce-on-plateau, as the spec configures them."""
-    callbacks = []
+class Resumable:
+    """A Keras callback whose state (``STATE`` attributes) a checkpoint saves and restores.
+
+    A restored state is applied right after Keras's own ``on_train_begin``, which resets it.
+    Before training begins there is no state: ``get_state`` returns ``{}``.
+    """
+
+    STATE: tuple[str, ...] = ()
+    _pending: tuple[dict, list[np.ndarray]] | None = None
+    _begun = False
+
+    def get_state(self) -> tuple[dict, list[np.ndarray]]:
+        if not self._begun:
+            return {}, []
+        return {name: _plain(getattr(self, name)) for name in self.STATE}, []
+
+    def set_state(self, state: dict, arrays: list[np.ndarray]) -> None:
+        self._pending = (state, arrays)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._begun = True
+        if self._pending is not None:
+            self._apply(*self._pending)
+        self._pending = None
+
+    def _apply(self, state: dict, arrays: list[np.ndarray]) -> None:
+        for name in self.STATE:
+            setattr(self, name, state[name])
+
+
+class EarlyStopping(Resumable, keras.callbacks.EarlyStopping):
+    """Keras's early stopping, with its wait count, best value and best weights resumable."""
+
+    STATE = ("wait", "stopped_epoch", "best", "best_epoch")
+
+    def get_state(self) -> tuple[dict, list[np.ndarray]]:
+        state, _ = super().get_state()
+        if not state:
+            return state, []
+        state["has_best_weights"] = self.best_weights is not None
+        return state, list(self.best_weights or [])
+
+    def _apply(self, state: dict, arrays: list[np.ndarray]) -> None:
+        super()._apply(state, arrays)
+        self.best_weights = list(arrays) if state["has_best_weights"] else None
+
+
+class ReduceLROnPlateau(Resumable, keras.callbacks.ReduceLROnPlateau):
+    """Keras's reduce-on-plateau, with its wait and cooldown counts and best value resumable.
+    The learning rate itself is an optimizer variable, saved with the optimizer."""
+
+    STATE = ("wait", "cooldown_counter", "best")
+
+
+def spec_callbacks(spec: Spec) -> dict[str, Resumable]:
+    """Early stopping and reduce-on-plateau, as the spec configures them, by checkpoint key."""
+    callbacks = {}
     stop = spec.train.early_stopping
     if stop:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=stop.monitor,
-                patience=stop.patience,
-                min_delta=stop.min_delta,
-                mode=stop.mode,
-                restore_best_weights=stop.restore_best_weights,
-            )
+        callbacks["early_stopping"] = EarlyStopping(
+            monitor=stop.monitor,
+            patience=stop.patience,
+            min_delta=stop.min_delta,
+            mode=stop.mode,
+            restore_best_weights=stop.restore_best_weights,
         )
     plateau = spec.optimizer.schedule
     if isinstance(plateau, ReduceOnPlateau):
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=plateau.monitor,
-                factor=plateau.factor,
-                patience=plateau.patience,
-                min_delta=plateau.min_delta,
-                min_lr=plateau.min_lr,
-            )
+        callbacks["reduce_on_plateau"] = ReduceLROnPlateau(
+            monitor=plateau.monitor,
+            factor=plateau.factor,
+            patience=plateau.patience,
+            min_delta=plateau.min_delta,
+            min_lr=plateau.min_lr,
         )
     return callbacks
 
 
 def run_callbacks(run: RunDir) -> list:
-    """History as CSV (written as it goes) and TensorBoard logs."""
-    return [
-        keras.callbacks.CSVLogger(str(run.file(HISTORY))),
-        keras.callbacks.TensorBoard(log_dir=str(run.file(LOGS)), write_graph=False),
-    ]
+    """TensorBoard logs (history.csv is rewritten from the history by the training loop)."""
+    return [keras.callbacks.TensorBoard(log_dir=str(run.file(LOGS)), write_graph=False)]
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    """One row per epoch (0-based, as Keras's CSVLogger), metric columns in sorted order."""
+    keys = sorted(history)
+    rows = [",".join(["epoch", *keys])]
+    for epoch in range(max((len(v) for v in history.values()), default=0)):
+        values = [repr(history[k][epoch]) if epoch < len(history[k]) else "NA" for k in keys]
+        rows.append(",".join([str(epoch), *values]))
+    return "\n".join(rows) + "\n"

@@ -69,3 +69,7 @@ class RichProgress(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.progress.stop()
+
+    def close(self) -> None:
+        """Stop the live display when training ends early (a signal, a divergence)."""
+        self.progress.stop()

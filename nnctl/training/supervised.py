@@ -1,4 +1,4 @@
-"""Supervised training: ``model.fit`` on features and labels, with the spec's callbacks."""
+"""Supervised training on features and labels: the batches, callbacks and loop a spec asks for."""
 
 from __future__ import annotations
 
@@ -8,45 +8,68 @@ import sys
 import numpy as np
 
 from nnctl.data import Dataset
-from nnctl.errors import UserError
 from nnctl.rundir import RunDir
 from nnctl.spec.schema import Spec
-from nnctl.training.callbacks import StopOnNonFinite, run_callbacks, spec_callbacks
+from nnctl.training.callbacks import run_callbacks
+from nnctl.training.loop import Batches, Loop
 from nnctl.training.progress import PlainProgress, RichProgress
+from nnctl.training.state import Checkpointer
+
+
+def checkpoint_options(spec: Spec) -> tuple[int | None, int]:
+    """(every_steps, keep_last) from ``train.checkpoint``."""
+    return spec.train.checkpoint.every_steps, spec.train.checkpoint.keep_last
 
 
 def steps_per_epoch(spec: Spec, dataset: Dataset) -> int:
     return max(1, math.ceil(len(dataset.train.x) / spec.train.batch_size))
 
 
-def fit(spec: Spec, dataset: Dataset, model, run: RunDir, *, quiet: bool) -> dict[str, list[float]]:
-    """Train ``model`` in place; return the history (one list per metric, one value per epoch)."""
-    guard = StopOnNonFinite()
-    progress = _progress(spec, dataset, quiet)
-    validation = dataset.validation
-    history = model.fit(
+def make_loop(
+    spec: Spec, dataset: Dataset, model, run: RunDir, checkpointer: Checkpointer, *, quiet: bool
+) -> Loop:
+    """The loop over ``dataset.train`` with the spec's callbacks, TensorBoard and progress."""
+    batches = Batches(
         dataset.train.x,
         dataset.train.y,
-        batch_size=spec.train.batch_size,
-        epochs=spec.train.epochs,
-        validation_data=(validation.x, validation.y) if validation else None,
-        shuffle=spec.train.shuffle,
-        class_weight=class_weights(spec, dataset),
-        callbacks=[guard, *spec_callbacks(spec), *run_callbacks(run), progress],
-        verbose=0,
+        sample_weights(spec, dataset),
+        spec.train.batch_size,
+        spec.seed,
+        spec.train.shuffle,
     )
-    if guard.failure:
-        raise UserError(
-            f"training diverged: {guard.failure}. Lower optimizer.learning_rate, "
-            "add gradient clipping (optimizer.clipnorm) or standardize the data."
-        )
-    return {k: [float(v) for v in values] for k, values in history.history.items()}
+    callbacks = [
+        *checkpointer.callbacks.values(),
+        *run_callbacks(run),
+        _progress(spec, batches, quiet),
+    ]
+    return Loop(
+        model,
+        batches,
+        dataset.validation,
+        callbacks,
+        run=run,
+        epochs=spec.train.epochs,
+        checkpointer=checkpointer,
+        every_steps=checkpoint_options(spec)[0],
+    )
 
 
-def _progress(spec: Spec, dataset: Dataset, quiet: bool):
+def _progress(spec: Spec, batches: Batches, quiet: bool):
     if quiet or not sys.stderr.isatty():
         return PlainProgress(spec.train.epochs)
-    return RichProgress(spec.train.epochs, steps_per_epoch(spec, dataset))
+    return RichProgress(spec.train.epochs, batches.steps)
+
+
+def sample_weights(spec: Spec, dataset: Dataset) -> np.ndarray | None:
+    """Each training sample's loss weight, from the spec's class weights (None: all equal)."""
+    weights = class_weights(spec, dataset)
+    if weights is None:
+        return None
+    labels = _labels(dataset.train.y)
+    table = np.ones(max(int(labels.max(initial=0)), *weights) + 1, dtype="float32")
+    for label, weight in weights.items():
+        table[label] = weight
+    return table[labels]
 
 
 def class_weights(spec: Spec, dataset: Dataset) -> dict[int, float] | None:
@@ -54,9 +77,12 @@ def class_weights(spec: Spec, dataset: Dataset) -> dict[int, float] | None:
     weights = spec.train.class_weight
     if weights != "balanced":
         return weights
-    labels = dataset.train.y
-    labels = labels.argmax(axis=-1) if labels.ndim > 1 else labels.astype(int)
+    labels = _labels(dataset.train.y)
     counts = np.bincount(labels, minlength=dataset.num_classes or 0)
     present = counts > 0
     total, k = counts.sum(), present.sum()
     return {int(c): float(total / (k * counts[c])) for c in np.flatnonzero(present)}
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    return y.argmax(axis=-1) if y.ndim > 1 else y.astype(int).reshape(-1)

@@ -1,0 +1,53 @@
+"""Test hooks: let fault-tolerance tests stop a real process at an exact moment.
+
+Inert unless these environment variables are set (nnctl's own tests set them; users never need to):
+
+``NNCTL_TEST_PAUSE_AT=POINT:N``
+    The N-th time this process reaches POINT, write ``NNCTL_TEST_PAUSE_FILE`` (its content is the
+    point) and sleep until a signal arrives, so a test can SIGKILL, SIGTERM or SIGINT it there.
+    Points: ``step`` (after a training step), ``epoch`` (after an epoch's checkpoint is committed),
+    ``checkpoint-write`` (a checkpoint's files written, its manifest not yet), ``finalize``
+    (training done, the model file not yet written), ``export-write`` (an export written and
+    checked, not yet renamed onto its target).
+``NNCTL_TEST_NAN_AT=train:EPOCH:BATCH`` or ``validation:EPOCH``
+    Replace that training batch's (or that epoch's validation) features by NaN (1-based numbers).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+PAUSE_AT = "NNCTL_TEST_PAUSE_AT"
+PAUSE_FILE = "NNCTL_TEST_PAUSE_FILE"
+NAN_AT = "NNCTL_TEST_NAN_AT"
+
+_visits: Counter[str] = Counter()
+
+
+def pause_point(point: str, until: Callable[[], bool] = lambda: False) -> None:
+    """Pause here if ``NNCTL_TEST_PAUSE_AT`` names this visit; resume when ``until()`` is true."""
+    wanted = os.environ.get(PAUSE_AT)
+    if not wanted:
+        return
+    _visits[point] += 1
+    name, _, count = wanted.partition(":")
+    if name != point or _visits[point] != int(count or 1):
+        return
+    Path(os.environ[PAUSE_FILE]).write_text(point)
+    while not until():
+        time.sleep(0.02)
+
+
+def poison(x: np.ndarray, part: str, epoch: int, batch: int = 0) -> np.ndarray:
+    """``x`` as NaN if ``NNCTL_TEST_NAN_AT`` names this batch (``epoch`` and ``batch`` 0-based)."""
+    wanted = os.environ.get(NAN_AT, "").split(":")
+    numbers = [str(epoch + 1)] + ([str(batch + 1)] if part == "train" else [])
+    if wanted != [part, *numbers]:
+        return x
+    return np.full(x.shape, np.nan, dtype="float32")

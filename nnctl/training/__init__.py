@@ -1,0 +1,1 @@
+"""Training: the checkpointed loop, callbacks, modes, progress, and the run orchestration."""

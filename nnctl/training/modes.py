@@ -1,0 +1,43 @@
+"""Training modes that change what the model learns from: the targets of each split."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from nnctl.data import Dataset, Split
+from nnctl.keras_env import import_keras
+from nnctl.spec.schema import Spec
+
+PREPROCESS_LAYERS = ("preprocess_scale", "preprocess_standardize", "preprocess_flatten",
+                     "preprocess_reshape")  # fmt: skip
+
+
+def prepare(spec: Spec, dataset: Dataset, model) -> Dataset:
+    """The dataset as the mode trains on it: for ``autoencoder``, each target is its input."""
+    if spec.train.mode != "autoencoder":
+        return dataset
+    view = preprocessed_view(model)
+    parts = {}
+    for name in ("train", "validation", "test"):
+        part = getattr(dataset, name)
+        if part is not None:
+            target = view.predict(part.x, batch_size=1024, verbose=0) if len(part.x) else part.x
+            parts[name] = Split(part.x, np.asarray(target, dtype=np.float32))
+    return dataclasses.replace(dataset, **parts, task="reconstruction", num_classes=None,
+                               class_names=None)  # fmt: skip
+
+
+def preprocessed_view(model):
+    """The model's input after its preprocessing layers (what an autoencoder reconstructs)."""
+    keras = import_keras()
+    present = [layer.name for layer in model.layers if layer.name in PREPROCESS_LAYERS]
+    output = model.get_layer(present[-1]).output if present else model.inputs[0]
+    return keras.Model(model.inputs, output, name="preprocessed")
+
+
+def mean_baseline_mse(train: Split, test: Split) -> float:
+    """MSE of predicting every test sample as the mean training sample ("the mean image")."""
+    mean = train.y.mean(axis=0, keepdims=True)
+    return float(np.mean((test.y - mean) ** 2))
