@@ -170,10 +170,10 @@ def test_non_finite_validation_metric_is_never_the_best_epoch(
 @pytest.mark.parametrize(
     ("optimizer", "message"),
     [
-        ("{name: sgd, clipnorm: -1.0}", "optimizer.clipnorm: expected a positive number, got -1.0"),
+        ("{name: sgd, clipnorm: -1.0}", "optimizer.clipnorm: expected a number > 0, got -1.0"),
         (
             "{name: adam, clipvalue: 0}",
-            "optimizer.clipvalue: expected a positive number, got 0",
+            "optimizer.clipvalue: expected a number > 0, got 0",
         ),
         (
             "{name: adam, clipnorm: 1.0, global_clipnorm: 1.0}",
