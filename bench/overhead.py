@@ -48,7 +48,7 @@ def keras_run(dataset, seed: int) -> float:
             keras.layers.Dense(10, activation="softmax"),
         ]
     )
-    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train, val, test = dataset.train, dataset.validation, dataset.test
     model.fit(
         train.x, train.y, batch_size=32, epochs=EPOCHS, validation_data=(val.x, val.y), verbose=0
