@@ -41,3 +41,11 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+def train_once(tmp_path_factory, name: str, spec_text: str) -> Path:
+    """Train ``spec_text`` into a fresh run directory (for module-scoped fixtures); return it."""
+    root = tmp_path_factory.mktemp(name)
+    (root / "spec.yaml").write_text(spec_text)
+    assert main(["train", str(root / "spec.yaml"), "--out", str(root / "run"), "-q"]) == 0
+    return root / "run"

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, train_once
 
 TINY = """
 name: tiny
@@ -38,14 +38,7 @@ RUN_FILES = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny run shared by the tests that only read it."""
-    from nnctl.cli import main
-
-    root = tmp_path_factory.mktemp("tiny")
-    spec = root / "tiny.yaml"
-    spec.write_text(TINY)
-    run = root / "run"
-    assert main(["train", str(spec), "--out", str(run), "--quiet"]) == 0
-    return run
+    return train_once(tmp_path_factory, "tiny", TINY)
 
 
 def test_run_directory_contents(trained):

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import train_once
 
 SPEC = """
 name: exportable
@@ -30,12 +31,7 @@ TOLERANCE = 1e-4  # what README promises for converted formats
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from nnctl.cli import main
-
-    root = tmp_path_factory.mktemp("exportable")
-    (root / "spec.yaml").write_text(SPEC)
-    assert main(["train", str(root / "spec.yaml"), "--out", str(root / "run"), "-q"]) == 0
-    return root / "run"
+    return train_once(tmp_path_factory, "exportable", SPEC)
 
 
 @pytest.fixture(scope="module")

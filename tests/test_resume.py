@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 import yaml
+from conftest import train_once
 
 from nnctl.training import checkpoint
 
@@ -33,12 +34,7 @@ train: {epochs: 4, batch_size: 128}
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One finished run; tests copy it before changing anything."""
-    from nnctl.cli import main
-
-    root = tmp_path_factory.mktemp("resumable")
-    (root / "spec.yaml").write_text(SPEC)
-    assert main(["train", str(root / "spec.yaml"), "--out", str(root / "run"), "-q"]) == 0
-    return root / "run"
+    return train_once(tmp_path_factory, "resumable", SPEC)
 
 
 @pytest.fixture

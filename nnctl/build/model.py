@@ -7,6 +7,7 @@ statistics from the training split, so the saved and exported model takes raw fe
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -14,9 +15,8 @@ from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
 from nnctl.keras_env import import_keras
-from nnctl.spec.schema import MERGES, LayerSpec, NodeSpec, Spec
+from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 
-INPUT_NAME = "features"
 LIST_INPUT = MERGES | {"Attention", "AdditiveAttention"}
 
 
@@ -105,6 +105,24 @@ def build_symbolic(spec: Spec, shape: tuple[int, ...], dtype: str):
     """Build the model on placeholder data of the right shape: catches shape and size errors
     (located at the spec's layer) before any data is loaded."""
     return build_model(spec, np.zeros((1, *shape), dtype=dtype))
+
+
+def build_placeholder(spec: Spec, base_dir: Path | None):
+    """The spec's model built on zeros of its data's sample shape, to check shapes and sizes.
+
+    The shape comes from the source when it is known without reading data; otherwise the data
+    files are read for it, unless ``base_dir`` is None (then nothing is built: returns None).
+    """
+    from nnctl.data import load_dataset
+    from nnctl.data.shapes import sample_shape
+
+    known = sample_shape(spec.data)
+    if known is None and base_dir is None:
+        return None
+    if known is None:
+        x = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir).train.x
+        known = (x.shape[1:], str(x.dtype))
+    return build_symbolic(spec, *known)
 
 
 def _preprocess(spec: Spec, x, train_x: np.ndarray):

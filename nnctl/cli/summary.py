@@ -14,7 +14,7 @@ def summary(spec_path: SpecPath, overrides: Overrides = None) -> None:
     spec, _ = load_spec(spec_path, overrides or [])
     import numpy as np
 
-    from nnctl.cli.validate import build_placeholder
+    from nnctl.build import build_placeholder
 
     model = build_placeholder(spec, spec_path.parent)
     table = Table(title=f"{spec.name} ({spec_path})")

@@ -29,6 +29,8 @@ def validate(
         try:
             spec, _ = load_spec(path, overrides or [])
             if build:
+                from nnctl.build import build_placeholder
+
                 build_placeholder(spec, path.parent)
             out.print(f"{path}: OK", markup=False)
         except UserError as exc:
@@ -37,29 +39,6 @@ def validate(
     if failures:
         count = sum(len(e.problems) if isinstance(e, SpecError) else 1 for e in failures)
         raise UserError(f"{count} error(s) in {len(failures)} of {len(specs)} file(s)")
-
-
-def build_before_data(spec) -> None:
-    """Build on placeholder data when the sample shape is known without reading any data."""
-    from nnctl.build import build_symbolic
-    from nnctl.data.shapes import sample_shape
-
-    known = sample_shape(spec.data)
-    if known is not None:
-        build_symbolic(spec, *known)
-
-
-def build_placeholder(spec, base_dir: Path):
-    """The spec's model built on zeros of its data's sample shape (files are read for it)."""
-    from nnctl.build import build_symbolic
-    from nnctl.data import load_dataset
-    from nnctl.data.shapes import sample_shape
-
-    known = sample_shape(spec.data)
-    if known is None:
-        x = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir).train.x
-        known = (x.shape[1:], str(x.dtype))
-    return build_symbolic(spec, *known)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from nnctl.errors import SpecError
 from nnctl.spec.loader import PathKey, SourceMap
+from nnctl.spec.schema import INPUT_NAME
 
 USE_KEYS = {"block", "name", "inputs", "repeat", "with"}
 PARAM = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
@@ -73,7 +74,7 @@ def _expand_use(use: dict, at: PathKey, blocks: dict, source: SourceMap, before:
         raise SpecError(problems)
     params, origin = _params(use, block, at, source)
     previous = before[-1][0].get("name") if before and isinstance(before[-1][0], dict) else None
-    block_input = use.get("inputs") or ([previous] if previous else ["features"])
+    block_input = use.get("inputs") or ([previous] if previous else [INPUT_NAME])
     out = []
     for copy_index in range(1, repeat + 1):
         prefix = name if repeat == 1 else f"{name}_{copy_index}"

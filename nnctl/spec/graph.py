@@ -6,9 +6,7 @@ from collections.abc import Iterator
 
 from nnctl.spec.catalog import suggest
 from nnctl.spec.loader import PathKey
-from nnctl.spec.schema import Spec
-
-INPUT_NAME = "features"  # the model's input, as nodes' `inputs:` name it
+from nnctl.spec.schema import INPUT_NAME, Spec
 
 Issue = tuple[PathKey, str, bool]
 

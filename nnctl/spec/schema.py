@@ -257,6 +257,7 @@ class LayerSpec(Section):
         return layer_class(self.type)
 
 
+INPUT_NAME = "features"  # the model's input, as graph nodes' `inputs:` and exports name it
 NODE_KEYS = {"name", "inputs", "share"}
 MERGES = {"Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"}
 
