@@ -12,7 +12,16 @@ from pydantic import ValidationError
 from nnctl.spec.catalog import COMMON, catalog, closest, hint, layer_names, layer_params, suggest
 from nnctl.spec.graph import check_graph
 from nnctl.spec.loader import PathKey, expected_got, format_value
-from nnctl.spec.schema import FILE_SOURCES, NODE_KEYS, SHORT_FORM, LayerSpec, OptimizerSpec, Spec
+from nnctl.spec.schema import (
+    FILE_SOURCES,
+    MODE_ONLY_SECTIONS,
+    MODE_SECTIONS,
+    NODE_KEYS,
+    SHORT_FORM,
+    LayerSpec,
+    OptimizerSpec,
+    Spec,
+)
 
 Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
 
@@ -44,12 +53,31 @@ def check_raw(data: dict[str, Any]) -> list[Issue]:
 
 def check_spec(spec: Spec, base_dir: Path | None) -> list[Issue]:
     """Rules across sections, for a spec whose structure is valid."""
+    sections = list(_check_mode_sections(spec))
+    if sections:
+        return sections
     return [
-        *_check_labels(spec),
+        *(_check_labels(spec) if spec.loss is not None and spec.data is not None else []),
         *_check_monitors(spec),
         *_check_files(spec, base_dir),
-        *check_graph(spec),
+        *(check_graph(spec) if spec.model is not None else []),
     ]
+
+
+def _check_mode_sections(spec: Spec) -> Iterator[Issue]:
+    """Each training mode has the sections it needs, and none that do not apply to it."""
+    mode = spec.train.mode
+    needed = MODE_SECTIONS[mode]
+    for section in needed:
+        if getattr(spec, section) is None:
+            about = Spec.model_fields[section].description
+            yield (), f"missing required key {section!r} ({about}; train.mode {mode})", False
+    for section in MODE_ONLY_SECTIONS:
+        if section not in needed and getattr(spec, section) is not None:
+            users = [m for m, s in MODE_SECTIONS.items() if section in s]
+            users_text = ", ".join(users)
+            message = f"{section!r} does not apply to train.mode {mode} (it is for {users_text})"
+            yield (section,), message, True
 
 
 def _layers(data: dict) -> Iterator[tuple[PathKey, LayerSpec]]:
@@ -259,7 +287,7 @@ def _check_validation_source(validation: Any) -> Iterator[Issue]:
 def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:
     """Every data file a spec names must exist (relative paths are relative to the spec)."""
     sections = [("data",), ("train", "validation")]
-    for section in sections:
+    for section in sections if spec.data is not None else []:
         source = spec.data if section == ("data",) else spec.train.validation
         if isinstance(source, float):
             continue

@@ -1,9 +1,11 @@
-"""README's spec reference, generated from the schema: ``python -m nnctl.spec.reference``."""
+"""README's key reference, from the schema: ``python -m nnctl.spec.reference --write``."""
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
+from pathlib import Path
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -56,13 +58,17 @@ def _rows(model: type[BaseModel], prefix: str, skip: set[str] = frozenset()) -> 
 def reference() -> str:
     header = "| key | type | default | meaning |\n|---|---|---|---|"
     parts = [header]
-    parts += _rows(schema.Spec, "", skip={"data", "model", "optimizer", "train", "export"})
+    sections = {"data", "model", "optimizer", "train", "export", "gan", "env", "agent"}
+    parts += _rows(schema.Spec, "", skip=sections)
     parts += _rows(schema.DataCommon, "data.")
     parts += _rows(schema.ModelSpec, "model.")
     parts += _rows(schema.OptimizerSpec, "optimizer.", skip={"schedule"})
     parts += _rows(schema.TrainSpec, "train.", skip={"early_stopping"})
     parts += _rows(schema.EarlyStopping, "train.early_stopping.")
     parts += _rows(schema.ExportSpec, "export.")
+    parts += _rows(schema.GanSpec, "gan.")
+    parts += _rows(schema.EnvSpec, "env.")
+    parts += _rows(schema.AgentSpec, "agent.")
     sources = typing.get_args(typing.get_args(schema.DataSpec)[0])
     parts.append("\n**Data sources** (`data.source`) and their own keys:\n")
     parts.append(header)
@@ -78,5 +84,16 @@ def reference() -> str:
     return "\n".join(parts)
 
 
+def write_readme(readme: Path) -> None:
+    """Replace README's reference block with the current one."""
+    text = readme.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{reference()}\n{END}{tail}")
+
+
 if __name__ == "__main__":
-    print(reference())
+    if "--write" in sys.argv:
+        write_readme(Path(__file__).resolve().parents[2] / "README.md")
+    else:
+        print(reference())

@@ -429,11 +429,25 @@ class CheckpointSpec(Section):
     )
 
 
+Mode = Literal["supervised", "autoencoder", "seq2seq", "gan", "actor_critic"]
+# The sections each training mode needs; the others do not apply to it (checks.py enforces both).
+MODE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "supervised": ("data", "model", "loss"),
+    "autoencoder": ("data", "model", "loss"),
+    "seq2seq": ("data", "model", "loss"),
+    "gan": ("data", "gan"),
+    "actor_critic": ("env", "model", "agent"),
+}
+MODE_ONLY_SECTIONS = ("data", "model", "loss", "gan", "env", "agent")
+
+
 class TrainSpec(Section):
-    mode: Literal["supervised", "autoencoder"] = Field(
+    mode: Mode = Field(
         "supervised",
         description="supervised: learn the targets; autoencoder: reconstruct the input "
-        "as the model sees it after preprocessing (put GaussianNoise first to denoise)",
+        "as the model sees it after preprocessing (put GaussianNoise first to denoise); "
+        "seq2seq: strings to strings, teacher forcing; gan: the gan section; actor_critic: "
+        "the env and agent sections",
     )
     epochs: PositiveInt = Field(10, description="passes over the training split")
     batch_size: PositiveInt = Field(32, description="samples per gradient step")
@@ -462,6 +476,20 @@ class ExportSpec(Section):
     )
 
 
+# ---------------------------------------------------------------------------------------- gan
+class GanSpec(Section):
+    """``train.mode: gan``: a generator and a discriminator trained against each other."""
+
+
+# ------------------------------------------------------------------------------- actor_critic
+class EnvSpec(Section):
+    """``train.mode: actor_critic``: the Gymnasium environment the agent acts in."""
+
+
+class AgentSpec(Section):
+    """``train.mode: actor_critic``: discount, entropy bonus, episodes, stopping rule."""
+
+
 # --------------------------------------------------------------------------------------- spec
 def _source_first(section: Any) -> Any:
     """A data section with ``source`` first, as users write it."""
@@ -477,15 +505,20 @@ class Spec(Section):
     )
     description: str = Field("", description="free text, kept in the run directory")
     seed: NonNegativeInt = Field(42, description="seeds data splits, initial weights and shuffling")
-    data: DataSpec
-    model: ModelSpec
-    loss: str | dict[str, Any] = Field(description="a Keras loss name, or {name: huber, delta: 2}")
+    data: DataSpec | None = Field(None, description="where examples come from (not actor_critic)")
+    model: ModelSpec | None = Field(None, description="the network (gan: see the gan section)")
+    loss: str | dict[str, Any] | None = Field(
+        None, description="a Keras loss name, or {name: huber, delta: 2}"
+    )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     metrics: list[str] = Field(
         default_factory=list, description="Keras metric names, e.g. accuracy"
     )
     train: TrainSpec = Field(default_factory=TrainSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
+    gan: GanSpec | None = Field(None, description="train.mode gan: generator, discriminator")
+    env: EnvSpec | None = Field(None, description="train.mode actor_critic: the environment")
+    agent: AgentSpec | None = Field(None, description="train.mode actor_critic: how it learns")
     _source: SourceMap | None = PrivateAttr(None)
 
     def error(self, path: PathKey, message: str) -> SpecError:
@@ -500,6 +533,7 @@ class Spec(Section):
     def resolved(self) -> dict[str, Any]:
         """The spec as plain data with every default filled in (what a run directory stores)."""
         resolved = self.model_dump(mode="json", exclude_none=True)
-        resolved["data"] = _source_first(resolved["data"])
+        if "data" in resolved:
+            resolved["data"] = _source_first(resolved["data"])
         resolved["train"]["validation"] = _source_first(resolved["train"]["validation"])
         return resolved
