@@ -23,6 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "specs.json"
 RUNS = ROOT / "bench" / "runs"
 
+# A GAN's samples against real data and the untrained generator, as the scorer sees them.
+GAN_REFERENCE = (
+    "real {data}: confidence {{baseline_real_confidence:.4g}}, class_entropy "
+    "{{baseline_real_class_entropy:.4g}}, classifier_score {{baseline_real_classifier_score:.4g}}"
+    "; untrained generator: {{baseline_untrained_confidence:.4g}}, "
+    "{{baseline_untrained_class_entropy:.4g}}, {{baseline_untrained_classifier_score:.4g}} "
+    "(scorer accuracy {{baseline_scorer_accuracy:.3g}})"
+)
 # What each spec is, and the reference its result is compared with.
 ABOUT = {
     "quickstart": ("64-64 ReLU MLP, digits (offline)", "≈0.98 (64-64 MLP + Adam, 80/20 split)"),
@@ -59,6 +67,24 @@ ABOUT = {
     "fashion_mnist_mlp": (
         "512-Dropout-512-Dropout MLP, 2 epochs, Fashion-MNIST (Debian package)",
         "≈0.86 (same net, measured here with plain Keras); MLPs reach 0.88–0.90",
+    ),
+    "dnc_copy": (
+        "Differentiable Neural Computer (LSTM controller, 32x16 memory), copy task, 6 bits, "
+        "lengths 1-10; longer lengths: bench/copy_generalisation.py",
+        "lstm_copy.yaml, same data and similar size; chance: bit error 0.5",
+    ),
+    "lstm_copy": (
+        "LSTM (80 units) of similar parameter count on the same copy task",
+        "dnc_copy.yaml; chance: bit error 0.5",
+    ),
+    "gan_digits": (
+        "MLP GAN, digits; samples scored by an MLP classifier of the real digits",
+        GAN_REFERENCE.format(data="test digits"),
+    ),
+    "dcgan_fashion_mnist": (
+        "DCGAN (transposed convolutions, batch norm), 20,000 Fashion-MNIST images; samples "
+        "scored by an MLP classifier of the real images",
+        GAN_REFERENCE.format(data="test images"),
     ),
 }
 
@@ -143,7 +169,10 @@ def row(result: dict) -> str:
     elif not result["ran"]:
         outcome = f"not run here: {result['reason']}"
     else:
-        figures = ", ".join(f"{k} {v:.4g}" for k, v in result["test"].items())
+        test = result["test"]
+        if "classifier_score" in test:  # a GAN: its samples' quality (losses in metrics.json)
+            test = {k: test[k] for k in ("confidence", "class_entropy", "classifier_score")}
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in test.items())
         outcome = f"test {figures} ({result['epochs']} epochs, {result['wall_seconds']:.0f} s)"
     return f"| `{result['spec']}.yaml` | {what} | {outcome} | {reference} |"
 

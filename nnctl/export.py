@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.build.submodels import split_at
-from nnctl.data import load_dataset
+from nnctl.data import count, load_dataset, rows
+from nnctl.data.text import model_input
 from nnctl.errors import NnctlError, UserError
 from nnctl.evaluate import load_run
 from nnctl.keras_env import import_keras, stderr_silenced
-from nnctl.rundir import EXPORT, MODEL, RunDir, atomic_path
+from nnctl.rundir import EXPORT, MODEL, VOCABULARIES, RunDir, atomic_path
 from nnctl.testhooks import pause_point
 
 CHECK_BATCH = 64
@@ -40,6 +41,7 @@ class Exported:
     max_abs_diff: float
     tolerance: float
     parts: list[Path] = field(default_factory=list)  # encoder and decoder, when export.encoder
+    strings: bool = False  # seq2seq: checked to decode the same strings (no numeric difference)
 
 
 def export_run(run: RunDir, out: Path | None = None, fmt: str | None = None) -> Exported:
@@ -50,10 +52,28 @@ def export_run(run: RunDir, out: Path | None = None, fmt: str | None = None) -> 
     out = out or run.file(EXPORT + suffix)
     if suffix and out.suffix != suffix:
         raise UserError(f"{out}: a {fmt} export must end in {suffix}")
+    if fmt in ("tflite", "onnx") and any(str(t.dtype) == "string" for t in model.inputs):
+        raise UserError(
+            f"--format {fmt}: this model takes text, and the {fmt} converter cannot express its "
+            "string operations (TextVectorization); export saved_model or keras"
+        )
     if fmt == "onnx":
         require_onnx()
-    sample = _check_batch(spec, run)
-    expected = np.asarray(model.predict(sample, verbose=0))
+    if spec.train.mode == "seq2seq":
+        return export_seq2seq(spec, model, run, out, fmt)
+    if spec.model is not None and (spec.model.inputs or len(spec.model.outputs or []) > 1):
+        return export_named(spec, model, run, out, fmt)
+    if spec.train.mode == "gan":  # the generator: noise in, samples out
+        from nnctl.build.gan import noise_batch
+
+        model, sample = model.generator, noise_batch(spec, CHECK_BATCH)
+    elif spec.train.mode == "actor_critic":  # the policy: observations in, probabilities out
+        from nnctl.rl.play import export_check, policy_model
+
+        model, sample = policy_model(spec, model), export_check(spec, model, fmt, CHECK_BATCH)
+    else:
+        sample = _check_batch(spec, run)
+    expected = np.asarray(model.predict(model_input(sample), verbose=0))
     tolerance = max(spec.export.tolerance, MIN_TOLERANCE.get(fmt, 0.0))
     with atomic_path(out) as tmp:
         WRITERS[fmt](model, tmp, run)
@@ -113,7 +133,7 @@ def write_saved_model(model, path: Path, run: RunDir | None = None) -> None:
     def serve(features):
         return model(features, training=False)
 
-    signature = [keras.InputSpec(shape=tuple(spec.shape), dtype=spec.dtype)]
+    signature = [keras.InputSpec(shape=tuple(spec.shape), dtype=spec.dtype, name=spec.name)]
     archive.add_endpoint(name=ENDPOINT, fn=serve, input_signature=signature)
     archive.write_out(str(path), verbose=False)
     if run is not None:
@@ -183,7 +203,8 @@ class Predictor:
     dtype: str
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.run(np.asarray(x, dtype=self.dtype))
+        dtype = object if self.dtype == "string" else self.dtype  # text: an array of str
+        return self.run(np.asarray(x, dtype=dtype))
 
 
 def predictor(path: Path, fmt: str) -> Predictor:
@@ -223,7 +244,7 @@ def keras_predictor(path_or_model) -> Predictor:
     spec = model.inputs[0]
 
     def run(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict(x, verbose=0))
+        return np.asarray(model.predict(model_input(x), verbose=0))
 
     return Predictor(run, tuple(spec.shape[1:]), str(spec.dtype))
 
@@ -259,3 +280,96 @@ def _onnx_predictor(path: Path) -> Predictor:
 
     shape = tuple(n if isinstance(n, int) else None for n in spec.shape[1:])
     return Predictor(run, shape, dtype)
+
+
+# ------------------------------------------------------------------------- named inputs/outputs
+def export_named(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
+    """Several inputs or outputs: a SavedModel (or .keras) taking and returning arrays by name,
+    checked output by output against the model on test samples."""
+    if fmt not in ("saved_model", "keras"):
+        raise UserError(
+            f"a model with several inputs or outputs exports saved_model or keras, not {fmt}"
+        )
+    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    part = dataset.test if count(dataset.test.x) else dataset.train
+    sample = rows(part.x, slice(CHECK_BATCH))
+    sample = sample if isinstance(sample, dict) else {spec.input_names[0]: sample}
+    expected = _named_outputs(model.predict(sample, verbose=0))
+    tolerance = spec.export.tolerance
+    with atomic_path(out) as tmp:
+        if fmt == "keras":
+            _write_keras(model, tmp, run)
+            reloaded = import_keras().saving.load_model(tmp, safe_mode=True)
+            actual = _named_outputs(reloaded.predict(sample, verbose=0))
+        else:
+            actual = _write_named_saved_model(model, sample, tmp)
+        if set(actual) != set(expected):
+            raise NnctlError(f"export check failed: outputs {sorted(actual)} != {sorted(expected)}")
+        diff = max(float(np.max(np.abs(actual[k] - expected[k]))) for k in expected)
+        if not diff <= tolerance:
+            raise NnctlError(
+                f"export check failed: the {fmt} outputs differ from the model by {diff:.3g} "
+                f"(tolerance {tolerance:g}); nothing was written to {out}"
+            )
+        pause_point("export-write")
+    return Exported(out, fmt, count(sample), diff, tolerance)
+
+
+def _named_outputs(outputs) -> dict[str, np.ndarray]:
+    if isinstance(outputs, dict):
+        return {name: np.asarray(value) for name, value in outputs.items()}
+    return {"output_0": np.asarray(outputs)}
+
+
+def _write_named_saved_model(model, sample: dict[str, np.ndarray], path: Path) -> dict:
+    """Write the SavedModel; return its outputs on ``sample``, reloaded from ``path``."""
+    import tensorflow as tf
+
+    keras = import_keras()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(inputs):
+        return model(inputs, training=False)
+
+    signature = {
+        name: keras.InputSpec(shape=(None, *array.shape[1:]), dtype=str(array.dtype), name=name)
+        for name, array in sample.items()
+    }
+    archive.add_endpoint(name=ENDPOINT, fn=serve, input_signature=[signature])
+    archive.write_out(str(path), verbose=False)
+    loaded = tf.saved_model.load(str(path))
+    outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in sample.items()})
+    return {name: np.asarray(value) for name, value in outputs.items()}
+
+
+# ------------------------------------------------------------------------------------ seq2seq
+def export_seq2seq(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
+    """A SavedModel mapping a batch of strings to their greedy decodings (vocabularies inside),
+    checked to write the same strings as the trained model on test inputs."""
+    import tensorflow as tf
+
+    from nnctl import seq2seq
+
+    if fmt != "saved_model":
+        raise UserError(f"a seq2seq run exports a SavedModel (strings in and out), not {fmt}")
+    vocab = seq2seq.Vocabularies.read(run.file(VOCABULARIES))
+    decode = seq2seq.decoder(model, vocab)
+    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    part = dataset.test if len(dataset.test.x) else dataset.train
+    texts = [str(t) for t in part.x[:CHECK_BATCH]]
+    expected = seq2seq.decode_all(decode, texts)
+    with atomic_path(out) as tmp:
+        module = tf.Module()
+        module.model, module.lookup, module.serve = model, decode.lookup, decode
+        tf.saved_model.save(module, str(tmp), signatures={"serving_default": decode})
+        loaded = tf.saved_model.load(str(tmp))
+        got = seq2seq.decode_all(loaded.signatures["serving_default"], texts)
+        differ = sum(a != b for a, b in zip(got, expected, strict=True))
+        if differ:
+            raise NnctlError(
+                f"export check failed: the SavedModel decodes {differ} of {len(texts)} inputs "
+                f"differently from the model; nothing was written to {out}"
+            )
+        pause_point("export-write")
+    return Exported(out, fmt, len(texts), 0.0, 0.0, strings=True)

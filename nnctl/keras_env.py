@@ -35,6 +35,9 @@ def import_keras():
         tf.get_logger().setLevel("ERROR")
     import keras
 
+    from nnctl.layers import register
+
+    register()  # nnctl's own layers, losses and metrics, so .keras files holding them load
     return keras
 
 

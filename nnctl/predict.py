@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnctl.data import text
 from nnctl.errors import UserError
 from nnctl.export import METADATA, Predictor, keras_predictor, predictor
 from nnctl.rundir import MODEL, SPEC, RunDir, atomic_path
@@ -43,6 +44,10 @@ def load(path: Path) -> Loaded:
     if path.is_dir() and (path / SPEC).is_file():
         run = RunDir.open(path)
         info = run.read_info()
+        if info.get("task") == "policy":  # actor_critic: the policy head of the network
+            from nnctl.rl.play import policy_predictor
+
+            return Loaded(policy_predictor(run), "policy", info.get("class_names"))
         return Loaded(keras_predictor(run.file(MODEL)), info.get("task"), info.get("class_names"))
     if path.is_dir() and (path / "saved_model.pb").is_file():
         metadata = json.loads((path / METADATA).read_text()) if (path / METADATA).is_file() else {}
@@ -58,15 +63,18 @@ def load(path: Path) -> Loaded:
 def predict(model: Path, source: Path, batch_size: int = 256) -> Predictions:
     """Run the model at ``model`` on every sample in ``source``, ``batch_size`` at a time."""
     loaded = load(model)
-    x, names = read_input(source, loaded.predict.input_shape)
+    x, names = read_input(source, loaded.predict.input_shape, loaded.predict.dtype)
     chunks = [loaded.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     outputs = np.concatenate(chunks) if chunks else np.zeros((0,))
     return Predictions(names, outputs, loaded.task, loaded.class_names)
 
 
 # -------------------------------------------------------------------------------------- input
-def read_input(source: Path, shape: tuple) -> tuple[np.ndarray, list[str]]:
+def read_input(source: Path, shape: tuple, dtype: str = "float32") -> tuple[np.ndarray, list[str]]:
     """Samples shaped for the model, and a name for each."""
+    if dtype == "string" and source.suffix in (".csv", ".txt") and source.is_file():
+        x = text.read_samples(source, shape)  # a model that takes text
+        return x, [str(i) for i in range(len(x))]
     if source.is_dir():
         return read_images(source, shape)
     if not source.is_file():
@@ -163,7 +171,7 @@ def _image_layout(shape: tuple, folder: Path) -> tuple[str, tuple[int, int]]:
 def table(result: Predictions) -> tuple[list[str], list[list]]:
     """Header and rows: sample, then label and class probabilities, or the outputs."""
     outputs = result.outputs.reshape(len(result.outputs), -1)
-    if result.task != "classification":
+    if result.task not in ("classification", "policy"):  # a policy: the likeliest action
         columns = (
             ["prediction"]
             if outputs.shape[1] == 1

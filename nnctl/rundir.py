@@ -30,10 +30,15 @@ CURVES = "curves.png"
 LOGS = "logs"
 EXPORT = "export"
 CHECKPOINTS = "checkpoints"
+VOCABULARIES = "vocabularies.json"  # seq2seq: the token ids the model was trained on
+SAMPLES = "samples"  # gan: a grid of generated samples per epoch, samples/epoch-NNNN.png
 MANIFEST = "manifest.json"  # written last: a run is finished iff its manifest verifies
 LOCK = ".lock"
-SEALED = (SPEC, MODEL, HISTORY, METRICS, RUN_INFO)  # the files the manifest vouches for
-ARTIFACTS = (MODEL, HISTORY, METRICS, CURVES, MANIFEST, LOGS, CHECKPOINTS)  # a fresh run's
+# the files the manifest vouches for (those present), and the artifacts of a fresh run
+SEALED = (SPEC, MODEL, HISTORY, METRICS, RUN_INFO, VOCABULARIES)
+ARTIFACTS = (
+    MODEL, HISTORY, METRICS, CURVES, MANIFEST, LOGS, CHECKPOINTS, VOCABULARIES, SAMPLES
+)  # fmt: skip
 
 
 @contextmanager

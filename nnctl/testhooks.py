@@ -48,6 +48,6 @@ def poison(x: np.ndarray, part: str, epoch: int, batch: int = 0) -> np.ndarray:
     """``x`` as NaN if ``NNCTL_TEST_NAN_AT`` names this batch (``epoch`` and ``batch`` 0-based)."""
     wanted = os.environ.get(NAN_AT, "").split(":")
     numbers = [str(epoch + 1)] + ([str(batch + 1)] if part == "train" else [])
-    if wanted != [part, *numbers]:
+    if wanted != [part, *numbers] or not isinstance(x, np.ndarray):
         return x
     return np.full(x.shape, np.nan, dtype="float32")

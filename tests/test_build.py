@@ -54,23 +54,91 @@ EXPECTED = {
         ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
         784 * 512 + 512 + 512 * 512 + 512 + 5130,
     ),
+    # LSTM controller on 6 bits + delimiter + one 16-wide read vector; interface of
+    # R*W + 3W + 5R + 3 = 72; output Dense on controller (64) and read vector (16)
+    "dnc_copy": (
+        (21, 7),
+        ["DNC", "Dense"],
+        4 * (7 + 16 + 64 + 1) * 64 + 65 * 72 + (64 + 16 + 1) * 6,
+    ),
+    "lstm_copy": ((21, 7), ["LSTM", "Dense"], 4 * (7 + 80 + 1) * 80 + 81 * 6),
+    # a 20,000-word embedding, then two bidirectional LSTMs of 64 units each way
+    "bilstm_text": (
+        (1,),
+        ["TextVectorization", "Embedding", "Bidirectional", "Bidirectional", "Dense"],
+        20000 * 128 + 2 * (2 * 4 * (128 + 64 + 1) * 64) + 129,
+    ),
 }
+TEXT_INPUT = {"bilstm_text"}  # built on texts: the model takes strings
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_spec_compiles(name):
     spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
     shape, types, params = EXPECTED[name]
-    model = build_model(spec, np.ones((4, *shape), dtype="float32"))
+    sample = np.ones((4, *shape), dtype="float32")
+    if name in TEXT_INPUT:
+        sample = np.full((4, *shape), "a short review", dtype=object)
+    model = build_model(spec, sample)
     compile_model(model, spec, steps_per_epoch=10)
     if types is not None:
         assert [type(layer).__name__ for layer in model.layers[1:]] == types
     assert model.count_params() == params
 
 
+GAN_EXPECTED = {
+    # spec: (sample shape, {network: (layer types after the input, parameter count)})
+    "gan_digits": (
+        (64,),
+        {
+            "generator": (
+                ["Dense", "LeakyReLU", "Dense", "LeakyReLU", "Dense"],
+                4224 + 33024 + 16448,
+            ),
+            "discriminator": (
+                ["Dense", "LeakyReLU", "Dropout", "Dense", "LeakyReLU", "Dropout", "Dense"],
+                16640 + 32896 + 129,
+            ),
+            "scorer": (["Dense", "Dense", "Dense"], 4160 + 4160 + 650),
+        },
+    ),
+    "dcgan_fashion_mnist": (
+        (28, 28),
+        {
+            # bias-free Dense 64 -> 7*7*64 and 4x4 transposed convolutions; BN: 4 per channel
+            "generator": (
+                ["Dense", "BatchNormalization", "LeakyReLU", "Reshape", "Conv2DTranspose"]
+                + ["BatchNormalization", "LeakyReLU", "Conv2DTranspose"],
+                64 * 3136 + 4 * 3136 + 16 * 64 * 32 + 4 * 32 + 16 * 32 + 1,
+            ),
+            "discriminator": (
+                ["Conv2D", "LeakyReLU", "Dropout", "Conv2D", "LeakyReLU", "Dropout", "Flatten"]
+                + ["Dense"],
+                (16 + 1) * 32 + (16 * 32 + 1) * 64 + 3137,
+            ),
+            "scorer": (["Flatten", "Dense", "Dense", "Dense"], 200960 + 32896 + 1290),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GAN_EXPECTED))
+def test_shipped_gan_spec_builds(name):
+    from nnctl.build.gan import build_gan, compile_gan
+
+    spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
+    shape, networks = GAN_EXPECTED[name]
+    model = build_gan(spec, np.ones((4, *shape), dtype="float32"), classes=10)
+    compile_gan(model, spec, steps_per_epoch=10)
+    for network, (types, params) in networks.items():
+        built = getattr(model, network)
+        assert [type(layer).__name__ for layer in built.layers[1:]] == types
+        assert built.count_params() == params
+
+
 def test_every_shipped_spec_is_covered():
     shipped = {p.stem for p in (ROOT / "specs").glob("*.yaml")}
-    assert shipped == set(EXPECTED)
+    assert shipped == set(EXPECTED) | set(GAN_EXPECTED)
 
 
 def test_standardize_uses_training_statistics(write_spec):

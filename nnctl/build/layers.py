@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnctl import layers as nnctl_layers
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import LayerSpec
 
@@ -14,7 +15,7 @@ NESTED_LAYER_ARGS = {"layer", "backward_layer"}  # Bidirectional, TimeDistribute
 def make_layer(layer: LayerSpec, name: str | None = None):
     """Instantiate the Keras layer a spec entry names, resolving nnctl's short forms."""
     keras = import_keras()
-    cls = getattr(keras.layers, layer.keras_class)
+    cls = nnctl_layers.layer_class(layer.keras_class) or getattr(keras.layers, layer.keras_class)
     args = {key: _resolve_arg(key, value) for key, value in layer.args.items()}
     if name and "name" not in args:
         args["name"] = name

@@ -30,7 +30,19 @@ def estimated_parameters(layer: LayerSpec, input_shape: tuple[Any, ...]) -> int:
     if cls in RECURRENT_GATES and isinstance(args.get("units"), int):
         units = args["units"]
         return RECURRENT_GATES[cls] * (channels + units + 1) * units
+    if cls == "DNC" and isinstance(args.get("units"), int):
+        return _dnc_parameters(channels, args)
     return 0
+
+
+def _dnc_parameters(channels: int, args: dict[str, Any]) -> int:
+    """LSTM controller on input + read vectors, and the interface map (the memory is state)."""
+    units, word, heads = args["units"], args.get("word_size", 16), args.get("read_heads", 1)
+    if not all(isinstance(n, int) for n in (word, heads)):
+        return 0
+    controller = 4 * (channels + heads * word + units + 1) * units
+    interface = (units + 1) * (heads * word + 3 * word + 5 * heads + 3)
+    return controller + interface
 
 
 def too_large(total: int, limit: int) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nnctl import layers as nnctl_layers
+from nnctl.build.adapt import adapt_layers
 from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
@@ -20,35 +22,73 @@ from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 LIST_INPUT = MERGES | {"Attention", "AdditiveAttention"}
 
 
-def build_model(spec: Spec, train_x: np.ndarray):
-    """The uncompiled model: input, preprocessing layers, then the spec's layers or graph."""
+def build_model(spec: Spec, train_x: np.ndarray | dict[str, np.ndarray], sizes=None):
+    """The uncompiled model: input, preprocessing layers, then the spec's layers or graph.
+
+    ``train_x`` is one array (the input ``features``) or arrays by input name (several inputs,
+    taken as they are); ``sizes`` fills in layer arguments named by the data (seq2seq's
+    ``source_vocab`` and ``target_vocab``).
+    """
     keras = import_keras()
-    shape = tuple(spec.model.input_shape or train_x.shape[1:])
-    dtype = "int32" if np.issubdtype(train_x.dtype, np.integer) else "float32"
-    inputs = keras.Input(shape=shape, dtype=dtype, name=INPUT_NAME)
-    graph = _Graph(spec, _preprocess(spec, inputs, train_x))
+    if isinstance(train_x, dict):
+        _check_inputs(spec, train_x)
+        inputs = {name: _input(array.shape[1:], array, name) for name, array in train_x.items()}
+        tensors = dict(inputs)
+    elif spec.model.inputs:
+        message = "model.inputs names several inputs, but the data gives one array; name the "
+        raise spec.error(("model", "inputs"), message + "arrays (npz: x: {input: key, ...})")
+    else:
+        shape = tuple(spec.model.input_shape or train_x.shape[1:])
+        inputs = _input(shape, train_x, INPUT_NAME)
+        tensors = {INPUT_NAME: _preprocess(spec, inputs, train_x)}
+    graph = _Graph(spec, tensors, sizes or {})
     for index, node in enumerate(spec.model.graph):
         graph.add(index, node)
     outputs = [
         graph.tensor(name, ("model", "outputs")) for name in spec.model.outputs or [graph.last]
     ]
     try:
-        model = keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=spec.name)
+        names = spec.model.outputs or []
+        outputs = outputs[0] if len(outputs) == 1 else dict(zip(names, outputs, strict=True))
+        model = keras.Model(inputs, outputs, name=spec.name)
     except ValueError as exc:
         raise spec.error(("model",), str(exc).strip().splitlines()[0]) from None
     if model.count_params() > spec.model.max_parameters:
         raise spec.error(("model",), too_large(model.count_params(), spec.model.max_parameters))
+    adapt_layers(spec, model, graph.layers, train_x)  # TextVectorization, Normalization, ...
     return model
+
+
+def _check_inputs(spec: Spec, train_x: dict[str, np.ndarray]) -> None:
+    """The data's named arrays are the model's inputs, with the shapes the spec gives."""
+    declared = spec.model.inputs or {}
+    if not declared:
+        return  # seq2seq: the mode names the inputs
+    if set(declared) != set(train_x):
+        message = f"the data gives inputs {', '.join(train_x)}; model.inputs names "
+        raise spec.error(("model", "inputs"), message + ", ".join(declared))
+    for name, expected in declared.items():
+        shape = tuple(train_x[name].shape[1:])
+        if tuple(expected.shape) != shape:
+            message = f"the data's {name!r} samples have shape {shape}, not {tuple(expected.shape)}"
+            raise spec.error(("model", "inputs", name, "shape"), message)
+
+
+def _input(shape: tuple, sample: np.ndarray, name: str):
+    keras = import_keras()
+    dtype = "int32" if np.issubdtype(sample.dtype, np.integer) else "float32"
+    dtype = "string" if sample.dtype.kind in "OUS" else dtype  # text features
+    return keras.Input(shape=tuple(shape), dtype=dtype, name=name)
 
 
 class _Graph:
     """Named tensors and layers as the nodes are added in order."""
 
-    def __init__(self, spec: Spec, x):
+    def __init__(self, spec: Spec, inputs: dict, sizes: dict[str, int]):
         self.spec, self.section = spec, "layers" if spec.model.layers is not None else "nodes"
-        self.tensors, self.layers = {INPUT_NAME: x}, {}
-        self.origin = {INPUT_NAME: "the input"}
-        self.last, self.parameters = INPUT_NAME, 0
+        self.tensors, self.layers, self.sizes = dict(inputs), {}, sizes
+        self.origin = {name: f"the input {name!r}" for name in inputs}
+        self.last, self.parameters = next(iter(inputs)), 0
 
     def tensor(self, name: str, where):
         if name not in self.tensors:
@@ -63,8 +103,9 @@ class _Graph:
         if node.share:
             layer = self.layers.get(node.share) or self._missing(node.share, (*where, "share"))
         else:
-            self._count(node.layer, xs, where)
-            layer = make_layer(node.layer, name=node.name)
+            spec_layer = _with_sizes(node.layer, self.sizes)
+            self._count(spec_layer, xs, where)
+            layer = make_layer(spec_layer, name=node.name)
         pairs = zip(sources, xs, strict=True)
         got = ", ".join(f"shape {tuple(x.shape)} from {self.origin[n]}" for n, x in pairs)
         try:
@@ -92,6 +133,14 @@ class _Graph:
         raise self.spec.error(where, f"no earlier node named {name!r} to share")
 
 
+def _with_sizes(layer: LayerSpec, sizes: dict[str, int]) -> LayerSpec:
+    """The layer with arguments that name a data size (``units: target_vocab``) filled in."""
+    if not any(isinstance(v, str) and v in sizes for v in layer.args.values()):
+        return layer
+    args = {k: sizes.get(v, v) if isinstance(v, str) else v for k, v in layer.args.items()}
+    return layer.model_copy(update={"args": args})
+
+
 def call_layer(layer, xs: list):
     """Merges and Attention take a list; MultiHeadAttention takes (query, value[, key])."""
     if len(xs) == 1:
@@ -104,6 +153,8 @@ def call_layer(layer, xs: list):
 def build_symbolic(spec: Spec, shape: tuple[int, ...], dtype: str):
     """Build the model on placeholder data of the right shape: catches shape and size errors
     (located at the spec's layer) before any data is loaded."""
+    if dtype in ("string", "object"):  # text features: one empty text
+        return build_model(spec, np.full((1, *shape), "", dtype=object))
     return build_model(spec, np.zeros((1, *shape), dtype=dtype))
 
 
@@ -113,20 +164,40 @@ def build_placeholder(spec: Spec, base_dir: Path | None):
     The shape comes from the source when it is known without reading data; otherwise the data
     files are read for it, unless ``base_dir`` is None (then nothing is built: returns None).
     """
-    from nnctl.data import load_dataset
+    from nnctl.data import load_dataset, rows
     from nnctl.data.shapes import sample_shape
 
+    if spec.train.mode == "actor_critic":  # the input is the environment's observation
+        from nnctl.rl.agent import build_agent
+
+        return build_agent(spec)
+    if spec.train.mode == "seq2seq":  # shapes and vocabulary sizes come from the strings
+        if base_dir is None:
+            return None
+        from nnctl.seq2seq import encode
+
+        strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        dataset, vocab = encode(strings, spec.data.tokens)
+        return build_model(spec, rows(dataset.train.x, slice(1)), vocab.sizes)
     known = sample_shape(spec.data)
     if known is None and base_dir is None:
         return None
     if known is None:
         x = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir).train.x
+        if isinstance(x, dict):  # several named inputs
+            return build_model(spec, rows(x, slice(1)))
         known = (x.shape[1:], str(x.dtype))
+    if spec.train.mode == "gan":  # generator, discriminator and scorer
+        from nnctl.build.gan import build_gan
+
+        return build_gan(spec, np.zeros((1, *known[0]), dtype=known[1]))
     return build_symbolic(spec, *known)
 
 
 def _preprocess(spec: Spec, x, train_x: np.ndarray):
     keras = import_keras()
+    if spec.data is None:  # actor_critic: observations as the environment gives them
+        return x
     prep = spec.data.preprocess
     sample = train_x.astype("float32") if prep.scale or prep.standardize else train_x
     if prep.scale:
@@ -159,7 +230,17 @@ def _reshape(spec: Spec, x, shape: list[int]):
 def compile_model(model, spec: Spec, steps_per_epoch: int) -> None:
     """Attach optimizer (with its schedule), loss and metrics."""
     optimizer = make_optimizer(spec.optimizer, steps_per_epoch, spec.train.epochs)
-    model.compile(optimizer=optimizer, loss=make_loss(spec), metrics=list(spec.metrics))
+    outputs = spec.model.outputs or []
+    if len(outputs) > 1:  # several outputs: metrics by output name
+        by_output = spec.metrics
+        if isinstance(by_output, list):
+            by_output = dict.fromkeys(outputs, by_output)
+        metrics = {o: [nnctl_layers.metric(n) for n in by_output.get(o, [])] for o in outputs}
+    else:
+        metrics = [nnctl_layers.metric(name) for name in spec.metrics]  # nnctl's, or Keras's
+    model.compile(
+        optimizer=optimizer, loss=make_loss(spec), loss_weights=spec.loss_weights, metrics=metrics
+    )
 
 
 LAYOUTS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nnctl import layers as nnctl_layers
 from nnctl.keras_env import import_keras
 from nnctl.spec.catalog import snake_case
 from nnctl.spec.schema import CosineDecay, ExponentialDecay, OptimizerSpec, Spec, StepDecay
@@ -37,16 +38,23 @@ def learning_rate(spec: OptimizerSpec, steps_per_epoch: int, epochs: int):
 
 
 def make_loss(spec: Spec):
-    """``mse`` -> Keras's function; ``{name: huber, delta: 2.0}`` -> ``Huber(delta=2.0)``."""
+    """``mse`` -> Keras's function; ``{name: huber, delta: 2.0}`` -> ``Huber(delta=2.0)``;
+    ``{output: loss, ...}`` -> a dict of those, one per output."""
+    if isinstance(spec.loss, dict) and "name" not in spec.loss:
+        return {out: _one_loss(spec, loss, ("loss", out)) for out, loss in spec.loss.items()}
+    return _one_loss(spec, spec.loss, ("loss",))
+
+
+def _one_loss(spec: Spec, loss: str | dict, at: tuple):
     keras = import_keras()
-    if isinstance(spec.loss, str):
-        return keras.losses.get(spec.loss)
-    args = {k: v for k, v in spec.loss.items() if k != "name"}
+    if isinstance(loss, str):
+        return nnctl_layers.loss(loss) or keras.losses.get(loss)
+    args = {k: v for k, v in loss.items() if k != "name"}
     classes = {snake_case(n): n for n in dir(keras.losses) if n[0].isupper()}
-    name = spec.loss["name"]
+    name = loss["name"]
     if name not in classes:
-        raise spec.error(("loss", "name"), f"{name!r} has no arguments form; write loss: {name}")
+        raise spec.error((*at, "name"), f"{name!r} has no arguments form; write loss: {name}")
     try:
         return getattr(keras.losses, classes[name])(**args)
     except TypeError as exc:
-        raise spec.error(("loss",), f"{classes[name]}: {exc}") from None
+        raise spec.error(at, f"{classes[name]}: {exc}") from None

@@ -34,7 +34,7 @@ def evaluate(
         baselines = {f"baseline_{name}": value for name, value in report.baselines.items()}
         print(json.dumps(report.metrics | baselines))
         return
-    table = Table(title=f"{run_path} · {report.split} split · {report.samples} samples")
+    table = Table(title=f"{run_path} · {report.split} split · {report.samples} {report.unit}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in report.metrics.items():
@@ -44,6 +44,17 @@ def evaluate(
     out.print(table)
     if report.confusion is not None:
         out.print(_class_table(report))
+    if report.examples:
+        out.print(_examples_table(report))
+
+
+def _examples_table(report) -> Table:
+    table = Table(title="examples, greedy decoding (mistakes first)")
+    for column in ("input", "expected", "decoded", ""):
+        table.add_column(column)
+    for source, expected, got in report.examples:
+        table.add_row(source, expected, got, "ok" if got == expected else "wrong")
+    return table
 
 
 def _class_table(report) -> Table:

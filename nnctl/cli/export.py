@@ -34,11 +34,11 @@ def export(
     from nnctl.rundir import RunDir
 
     result = export_run(RunDir.open(run_path), dest, fmt.value if fmt else None)
-    err.print(
-        f"{result.format}: max |export - model| = {result.max_abs_diff:.2g} on {result.samples} "
-        f"samples (tolerance {result.tolerance:g})",
-        markup=False,
-    )
+    check = f"max |export - model| = {result.max_abs_diff:.2g} on {result.samples} samples "
+    check += f"(tolerance {result.tolerance:g})"
+    if result.strings:
+        check = f"decodes the same strings as the model on {result.samples} samples"
+    err.print(f"{result.format}: {check}", markup=False)
     out.print(str(result.path), markup=False)
     for part in result.parts:
         out.print(str(part), markup=False)

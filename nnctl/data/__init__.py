@@ -12,18 +12,28 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data.sources import load_raw
-from nnctl.data.splits import Pair, cap, encode_targets, fingerprint, holdout, label_classes
+from nnctl.data.splits import (
+    Arrays,
+    Pair,
+    cap,
+    count,
+    encode_targets,
+    fingerprint,
+    holdout,
+    label_classes,
+    rows,
+)
 from nnctl.data.splits import one_hot as to_one_hot
 from nnctl.errors import UserError
 from nnctl.spec.schema import DataSpec
 
-__all__ = ["Dataset", "Split", "load_dataset"]
+__all__ = ["Arrays", "Dataset", "Split", "count", "load_dataset", "rows"]
 
 
 @dataclass(frozen=True)
 class Split:
-    x: np.ndarray  # features, float32 (imdb: int32 padded word ids)
-    y: np.ndarray  # int64 class labels or float32 regression targets; float32 one-hot if one_hot
+    x: Arrays  # features, float32 (imdb: int32 word ids; seq2seq: strings, then ids by input)
+    y: Arrays  # int64 class labels or float32 regression targets; float32 one-hot if one_hot
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnctl.data.splits import Pair, Raw
+from nnctl.data.splits import Pair, Raw, count
 from nnctl.errors import UserError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -54,15 +54,17 @@ def read_bytes(path: Path, key: str) -> bytes:
 
 
 def checked(x: np.ndarray, y: np.ndarray, what: str) -> Pair:
-    """Numeric, finite, matching features and targets; x as float32 (a 1-D x is one feature)."""
+    """Numeric, finite, matching features and targets; x as float32 (a 1-D x is one feature),
+    or, if it holds strings, as text (an object array of str)."""
     for name, array in (("features", x), ("targets", y)):
-        if array.dtype.kind not in "biuf" or array.ndim == 0:
+        text = name == "features" and array.dtype.kind == "U"
+        if (array.dtype.kind not in "biuf" and not text) or array.ndim == 0:
             raise UserError(f"{what}: {name} must be an array of numbers, got {array.dtype}")
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise UserError(f"{what}: {name} contain NaN or infinite values; clean the data first")
     if len(x) != len(y):
         raise UserError(f"{what}: {len(x)} feature rows but {len(y)} targets; they must match")
-    x = x.astype(np.float32)
+    x = x.astype(object if x.dtype.kind == "U" else np.float32)
     return (x[:, None] if x.ndim == 1 else x), (y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y)
 
 
@@ -94,8 +96,18 @@ def load_csv(spec, base_dir: Path, key: str) -> Raw:
         features = [_column(c, names, width, path, f"{key}.features") for c in spec.features]
     if not features or target in features:
         raise UserError(f"{key}.features: give feature columns that do not include the target")
+    if getattr(spec, "text", False):
+        return _text_columns(rows, features, target, width, names, f"{key}.path: {path}")
     table = _numbers(rows, [*features, target], width, names, f"{key}.path: {path}")
     return file_raw((table[:, :-1], table[:, -1]), None, f"{key}.path: {path}")
+
+
+def _text_columns(rows, features: list[int], target: int, width: int, names, what: str) -> Raw:
+    """``text: true``: the feature columns as strings, the target as numbers."""
+    from nnctl.data.text import texts
+
+    y = _numbers(rows, [target], width, names, what)[:, 0]  # also checks every row's width
+    return Raw(texts([[row[c] for c in features] for _, row in rows]), y)
 
 
 def _csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]]]:
@@ -142,7 +154,7 @@ def _numbers(rows, columns: list[int], width: int, names, what: str) -> np.ndarr
                 raise UserError(
                     f"{what}, line {line}, column {name}: {row[c]!r} is not a number; "
                     "nnctl reads numeric columns only: encode it as a number or leave the column "
-                    "out of data.features"
+                    "out of data.features (text features: set text: true)"
                 )
             table[i, j] = value
     return table
@@ -155,9 +167,42 @@ def load_npz(spec, base_dir: Path, key: str) -> Raw:
     if (spec.x_test is None) != (spec.y_test is None):
         raise UserError(f"{key}: give both x_test and y_test, or neither")
     keys = {"x": spec.x, "y": spec.y, "x_test": spec.x_test, "y_test": spec.y_test}
+    if any(isinstance(v, dict) for v in keys.values()):
+        return _named_npz(path, keys, key)
     arrays = read_npz(path, {k: v for k, v in keys.items() if v is not None}, key)
     test = (arrays["x_test"], arrays["y_test"]) if spec.x_test else None
     return file_raw((arrays["x"], arrays["y"]), test, f"{key}.path: {path}")
+
+
+def _named_npz(path: Path, keys: dict, key: str) -> Raw:
+    """Several named inputs and/or targets: each ``x``/``y`` is a key or name -> key."""
+    parts = {}
+    for part, spec_keys in keys.items():
+        if spec_keys is None:
+            continue
+        named = spec_keys if isinstance(spec_keys, dict) else {None: spec_keys}
+        wanted = {f"{part}.{n}" if n else part: stored for n, stored in named.items()}
+        arrays = read_npz(path, wanted, key)
+        by_name = {n: arrays[f"{part}.{n}" if n else part] for n in named}
+        for name, array in by_name.items():
+            checked_array(array, f"{key}.{part}" + (f".{name}" if name else ""), path)
+        parts[part] = by_name if isinstance(spec_keys, dict) else by_name[None]
+    train, test = (parts["x"], parts["y"]), None
+    if "x_test" in parts:
+        test = (parts["x_test"], parts["y_test"])
+    for pair in filter(None, (train, test)):
+        counts = {count(a) for a in pair}
+        if len(counts) > 1:
+            raise UserError(f"{key}.path: {path}: the named arrays have different numbers of rows")
+    return Raw(*train, test=test)
+
+
+def checked_array(array: np.ndarray, where: str, path: Path) -> None:
+    """One named array: numbers, finite, at least one dimension."""
+    if array.dtype.kind not in "biuf" or array.ndim == 0:
+        raise UserError(f"{where}: {path}: must be an array of numbers, got {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise UserError(f"{where}: {path}: contains NaN or infinite values; clean the data first")
 
 
 def read_npz(path: Path, keys: dict[str, str], key: str) -> dict[str, np.ndarray]:

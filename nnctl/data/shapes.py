@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nnctl.data import memory_tasks
 from nnctl.spec.schema import DataSpec
 
 FIXED = {
@@ -23,6 +24,10 @@ def sample_shape(data: DataSpec) -> tuple[tuple[int, ...], str] | None:
         return (data.n_features,), "float32"
     if data.source == "sunspots":
         return (data.window, 1), "float32"
+    if data.source == "imdb" and data.text:
+        return (1,), "string"
     if data.source == "imdb":
         return (data.maxlen,), "int32"
+    if data.source in ("copy_task", "associative_recall"):
+        return memory_tasks.sample_shape(data), "float32"
     return None

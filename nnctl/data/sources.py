@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import sklearn.datasets
 
-from nnctl.data import files, series
+from nnctl.data import files, memory_tasks, series, string_pairs, text
 from nnctl.data.splits import Raw
 from nnctl.errors import UserError
 from nnctl.spec.schema import DataCommon
@@ -59,6 +59,14 @@ def load_raw(spec, seed: int, base_dir: Path, key: str = "data") -> Raw:
         return _generated(spec, seed, key)
     if spec.source == "sunspots":
         return series.sunspots(spec.window)
+    if spec.source in ("copy_task", "associative_recall"):
+        return memory_tasks.load(spec, seed)
+    if spec.source == "addition":
+        return string_pairs.addition(spec.n_samples, spec.digits, seed)
+    if spec.source == "dates":
+        return string_pairs.dates(spec.n_samples, seed)
+    if spec.source == "text_pairs":
+        return string_pairs.text_pairs(spec, base_dir, key)
     if spec.source in KERAS:
         return _keras_set(spec, base_dir, key)
     return FILES[spec.source](spec, base_dir, key)
@@ -80,6 +88,8 @@ def _generated(spec, seed: int, key: str) -> Raw:
 
 def _keras_set(spec, base_dir: Path, key: str) -> Raw:
     """A Keras set from ``path``, Debian's Fashion-MNIST, or Keras's download."""
+    if spec.source == "imdb" and spec.text:  # raw review text
+        return text.imdb_reviews(spec, base_dir, key, CLASS_NAMES["imdb"])
     if spec.path is not None:
         path = files.resolve(spec.path, base_dir, f"{key}.path")
         local = {"mnist": _mnist, "fashion_mnist": _fashion, "cifar10": _cifar, "imdb": _imdb}

@@ -11,7 +11,23 @@ from sklearn.model_selection import train_test_split
 from nnctl.errors import UserError
 
 MAX_CLASSES = 1000  # a float target with more distinct integral values is taken as regression
-Pair = tuple[np.ndarray, np.ndarray]
+Arrays = np.ndarray | dict[str, np.ndarray]  # one array, or one per model input or output
+Pair = tuple[Arrays, Arrays]
+MULTIPLE = "multiple"  # the task of data with several named inputs or targets: taken as given
+
+
+def rows(arrays: Arrays, index) -> Arrays:
+    """The rows ``index`` selects, of one array or of each array of a dict."""
+    if isinstance(arrays, dict):
+        return {name: array[index] for name, array in arrays.items()}
+    return arrays[index]
+
+
+def count(arrays: Arrays) -> int:
+    """The number of samples (rows)."""
+    if isinstance(arrays, dict):
+        return len(next(iter(arrays.values())))
+    return len(arrays)
 
 
 @dataclass
@@ -46,9 +62,11 @@ def infer_task(y: np.ndarray) -> str:
 
 def label_classes(raw: Raw) -> tuple[str, np.ndarray | None, list[str] | None]:
     """The task, the label values that become classes 0..K-1, and the class names."""
+    if isinstance(raw.y, dict) or isinstance(raw.x, dict):
+        return MULTIPLE, None, None
     ys = [raw.y] if raw.test is None else [raw.y, raw.test[1]]
     task = raw.task or infer_task(np.concatenate(ys))
-    if task == "regression":
+    if task in ("regression", "seq2seq"):
         return task, None, None
     if raw.class_names is not None:
         return task, np.arange(len(raw.class_names)), raw.class_names
@@ -57,8 +75,15 @@ def label_classes(raw: Raw) -> tuple[str, np.ndarray | None, list[str] | None]:
     return task, classes, names
 
 
-def encode_targets(y: np.ndarray, classes: np.ndarray | None, where: str) -> np.ndarray:
-    """Regression targets as float32; class labels as int64 indices into ``classes``."""
+def encode_targets(y: Arrays, classes: np.ndarray | None, where: str) -> Arrays:
+    """Regression targets as float32; class labels as int64 indices into ``classes``; strings
+    (seq2seq outputs) as they are."""
+    if isinstance(y, dict):  # named targets: integer labels as int64, the rest as float32
+        return {
+            k: v.astype(np.int64 if v.dtype.kind in "biu" else np.float32) for k, v in y.items()
+        }
+    if y.dtype.kind in "US":
+        return y
     if classes is None:
         return y.astype(np.float32)
     if y.ndim != 1:
@@ -81,38 +106,41 @@ def holdout(
     ``ordered`` (a time series) holds out the last rows instead, so no future leaks into training.
     """
     x, y = pair
+    n = count(x)
     if fraction == 0:
-        return (x, y), (x[:0], y[:0])
+        return (x, y), (rows(x, slice(0)), rows(y, slice(0)))
     if ordered:
-        cut = len(x) - max(1, round(len(x) * fraction))
-        return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+        cut = n - max(1, round(n * fraction))
+        return _take(pair, slice(cut)), _take(pair, slice(cut, None))
     try:
-        return _split(x, y, fraction, seed, y if stratify else None)
+        return _split(pair, fraction, seed, y if stratify else None)
     except ValueError:
         pass  # a class too small to stratify: fall back to a plain random split
     try:
-        return _split(x, y, fraction, seed, None)
+        return _split(pair, fraction, seed, None)
     except ValueError:
         raise UserError(
-            f"{len(x)} samples are too few to hold out {fraction:g} for {what}; "
+            f"{n} samples are too few to hold out {fraction:g} for {what}; "
             "use more data or a smaller fraction"
         ) from None
 
 
-def _split(x, y, fraction, seed, stratify) -> tuple[Pair, Pair]:
-    x_a, x_b, y_a, y_b = train_test_split(
-        x, y, test_size=fraction, random_state=seed, stratify=stratify
-    )
-    return (x_a, y_a), (x_b, y_b)
+def _take(pair: Pair, index) -> Pair:
+    return rows(pair[0], index), rows(pair[1], index)
+
+
+def _split(pair: Pair, fraction, seed, stratify) -> tuple[Pair, Pair]:
+    index = np.arange(count(pair[0]))
+    a, b = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
+    return _take(pair, a), _take(pair, b)
 
 
 def cap(pair: Pair, limit: int | None, rng: np.random.Generator) -> Pair:
     """At most ``limit`` rows: a random subset drawn from ``rng``, kept in the original order."""
-    x, y = pair
-    if limit is None or len(x) <= limit:
+    n = count(pair[0])
+    if limit is None or n <= limit:
         return pair
-    keep = np.sort(rng.choice(len(x), size=limit, replace=False))
-    return x[keep], y[keep]
+    return _take(pair, np.sort(rng.choice(n, size=limit, replace=False)))
 
 
 def one_hot(y: np.ndarray, num_classes: int) -> np.ndarray:
@@ -125,7 +153,23 @@ def fingerprint(parts: dict[str, Pair | None]) -> str:
     digest = hashlib.sha256()
     for name, pair in parts.items():
         digest.update(f"{name}:{pair is not None};".encode())
-        for array in pair or ():
+        arrays = [a for part in pair or () for a in _named(part)]
+        for array in arrays:
             digest.update(f"{array.dtype.str}{array.shape};".encode())
-            digest.update(np.ascontiguousarray(array))
+            digest.update(_contents(array))
     return digest.hexdigest()
+
+
+def _contents(array: np.ndarray) -> bytes | np.ndarray:
+    """The array's data; text (an object array of strings) as each string's length and UTF-8,
+    since the bytes of an object array are addresses that change from run to run."""
+    if array.dtype != object:
+        return np.ascontiguousarray(array)
+    return b"".join(f"{len(s)}:{s}".encode() for s in array.ravel().tolist())
+
+
+def _named(arrays: Arrays) -> list[np.ndarray]:
+    """One array, or a dict's arrays in name order (the names hashed in as 0-d arrays)."""
+    if not isinstance(arrays, dict):
+        return [arrays]
+    return [a for name in sorted(arrays) for a in (np.array(name), arrays[name])]

@@ -1,7 +1,8 @@
 """Regenerate ``keras_catalog.json`` from the installed Keras: ``python -m nnctl.spec.catalog_gen``.
 
 The catalogue lets ``nnctl validate`` check layer, argument, activation, loss, metric and optimizer
-names without importing TensorFlow. ``tests/test_catalog.py`` fails when it drifts from Keras.
+names without importing TensorFlow. nnctl's own layers, losses and metrics (``nnctl.layers``) are
+listed with Keras's. ``tests/test_catalog.py`` fails when it drifts from Keras.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def _params(cls) -> dict:
 
 
 def generate() -> dict:
-    import keras
+    from nnctl import layers as nnctl_layers
+    from nnctl.keras_env import import_keras
+
+    keras = import_keras()
     from keras.src import activations, losses, metrics, optimizers
 
     base = _params(keras.layers.Layer)["params"]
@@ -48,6 +52,8 @@ def generate() -> dict:
         if name in EXCLUDED_LAYERS:
             continue
         layers[name] = _params(cls)
+    for name in nnctl_layers.LAYERS:  # nnctl's own, named like Keras's
+        layers[name] = _params(nnctl_layers.layer_class(name))
     optimizer_params = {
         name: _params(cls)["params"]
         for name, cls in sorted(optimizers.ALL_OBJECTS_DICT.items())
@@ -58,8 +64,13 @@ def generate() -> dict:
         "layer_base_params": sorted(set(base) | {"name", "dtype", "trainable"}),
         "layers": layers,
         "activations": sorted(activations.ALL_OBJECTS_DICT),
-        "losses": sorted(n for n in losses.ALL_OBJECTS_DICT if n[0].islower()),
-        "metrics": sorted(n for n in metrics.ALL_OBJECTS_DICT if n[0].islower() and n != "metric"),
+        "losses": sorted(
+            {n for n in losses.ALL_OBJECTS_DICT if n[0].islower()} | set(nnctl_layers.LOSSES)
+        ),
+        "metrics": sorted(
+            {n for n in metrics.ALL_OBJECTS_DICT if n[0].islower() and n != "metric"}
+            | set(nnctl_layers.METRICS)
+        ),
         "optimizers": optimizer_params,
     }
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nnctl.rl.checks import check_actor_critic
 from nnctl.spec.catalog import COMMON, catalog, closest, hint, layer_names, layer_params, suggest
+from nnctl.spec.gan import check_gan, raw_networks, raw_optimizers
 from nnctl.spec.graph import check_graph
 from nnctl.spec.loader import PathKey, expected_got, format_value
 from nnctl.spec.schema import (
@@ -17,11 +19,14 @@ from nnctl.spec.schema import (
     MODE_ONLY_SECTIONS,
     MODE_SECTIONS,
     NODE_KEYS,
+    SEQ2SEQ_SIZES,
     SHORT_FORM,
+    STRING_PAIR_SOURCES,
     LayerSpec,
     OptimizerSpec,
     Spec,
 )
+from nnctl.spec.text import check_text
 
 Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
 
@@ -61,7 +66,42 @@ def check_spec(spec: Spec, base_dir: Path | None) -> list[Issue]:
         *_check_monitors(spec),
         *_check_files(spec, base_dir),
         *(check_graph(spec) if spec.model is not None else []),
+        *check_gan(spec),
+        *_check_sizes(spec),
+        *_check_string_pairs(spec),
+        *_check_outputs(spec),
+        *check_text(spec),
+        *(check_actor_critic(spec) if spec.train.mode == "actor_critic" else []),
     ]
+
+
+def _check_string_pairs(spec: Spec) -> Iterator[Issue]:
+    """seq2seq learns from string pairs, and string pairs are only for seq2seq."""
+    if spec.data is None:
+        return
+    pairs, seq2seq = spec.data.source in STRING_PAIR_SOURCES, spec.train.mode == "seq2seq"
+    if seq2seq and not pairs:
+        listed = ", ".join(sorted(STRING_PAIR_SOURCES))
+        message = f"train.mode seq2seq learns from string pairs ({listed}), not {spec.data.source}"
+        yield ("data", "source"), message, False
+    elif pairs and not seq2seq:
+        mode = spec.train.mode
+        message = f"{spec.data.source} gives string pairs, which train.mode seq2seq learns from"
+        at = ("train", "mode") if "mode" in spec.train.model_fields_set else ("data", "source")
+        yield at, f"{message} (train.mode is {mode})", False
+
+
+def _check_sizes(spec: Spec) -> Iterator[Issue]:
+    """Vocabulary sizes as layer arguments exist only in seq2seq mode."""
+    if spec.model is None or spec.train.mode == "seq2seq":
+        return
+    form = "layers" if spec.model.layers is not None else "nodes"
+    for index, node in enumerate(spec.model.graph):
+        for arg, value in (node.layer.args if node.layer else {}).items():
+            if isinstance(value, str) and value in SEQ2SEQ_SIZES:
+                at = ("model", form, index, node.layer.type, arg)
+                message = f"{value!r} is the size of a seq2seq vocabulary; give a number here"
+                yield at, message + f" (train.mode is {spec.train.mode})", False
 
 
 def _check_mode_sections(spec: Spec) -> Iterator[Issue]:
@@ -81,8 +121,13 @@ def _check_mode_sections(spec: Spec) -> Iterator[Issue]:
 
 
 def _layers(data: dict) -> Iterator[tuple[PathKey, LayerSpec]]:
-    """Each well-formed layer entry (of ``layers`` or graph ``nodes``) and the path of its name."""
-    model = data.get("model")
+    """Each well-formed layer entry (of ``layers`` or graph ``nodes``, of the model or of a
+    GAN's networks) and the path of its name."""
+    for root, model in raw_networks(data):
+        yield from _model_layers(root, model)
+
+
+def _model_layers(root: PathKey, model: Any) -> Iterator[tuple[PathKey, LayerSpec]]:
     for form in ("layers", "nodes"):
         entries = model.get(form) if isinstance(model, dict) else None
         for index, entry in enumerate(entries if isinstance(entries, list) else []):
@@ -93,7 +138,7 @@ def _layers(data: dict) -> Iterator[tuple[PathKey, LayerSpec]]:
             except ValidationError:
                 continue  # the schema reports it
             key = next(iter(entry)) if isinstance(entry, dict) and "type" not in entry else None
-            yield ("model", form, index) + ((key,) if key is not None else ()), layer
+            yield (*root, form, index) + ((key,) if key is not None else ()), layer
 
 
 def _check_layers(data: dict) -> Iterator[Issue]:
@@ -134,8 +179,10 @@ def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]
 
 def _check_ranges(at: PathKey, cls: str, args: dict, short: bool) -> Iterator[Issue]:
     """The ranges users most often get wrong; Keras checks the rest when the model is built."""
-    for name in ("units", "filters"):
+    for name in ("units", "filters", "memory_size", "word_size", "read_heads"):
         value = args.get(name)
+        if value in SEQ2SEQ_SIZES:
+            continue  # seq2seq fills it in (_check_sizes checks the mode)
         if name in args and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             message = expected_got("a positive integer", value)
             if short and isinstance(value, list):
@@ -173,20 +220,31 @@ def _loss_name(loss: Any) -> str | None:
 def _check_names(data: dict) -> Iterator[Issue]:
     known = catalog()
     loss = data.get("loss")
-    if isinstance(loss, dict) and "name" not in loss:
-        yield ("loss",), "a loss mapping needs 'name' (e.g. {name: huber, delta: 1.0})", False
-    elif _loss_name(loss):
-        at = ("loss",) if isinstance(loss, str) else ("loss", "name")
-        yield from _check_name(at, _loss_name(loss), "loss", known["losses"])
+    losses = [(("loss",), loss)]
+    if isinstance(loss, dict) and "name" not in loss:  # output node -> loss
+        losses = [(("loss", output), one) for output, one in loss.items()]
+    for at, one in losses:
+        if isinstance(one, dict) and "name" not in one:
+            yield at, "a loss mapping needs 'name' (e.g. {name: huber, delta: 1.0})", False
+        elif _loss_name(one):
+            at = at if isinstance(one, str) else (*at, "name")
+            yield from _check_name(at, _loss_name(one), "loss", known["losses"])
     metrics = data.get("metrics")
-    for index, metric in enumerate(metrics if isinstance(metrics, list) else []):
-        if isinstance(metric, str):
-            yield from _check_name(("metrics", index), metric, "metric", known["metrics"])
+    lists = metrics.items() if isinstance(metrics, dict) else [(None, metrics)]
+    for output, names in lists:
+        where = ("metrics",) if output is None else ("metrics", output)
+        for index, metric in enumerate(names if isinstance(names, list) else []):
+            if isinstance(metric, str):
+                yield from _check_name((*where, index), metric, "metric", known["metrics"])
     yield from _check_optimizer(data.get("optimizer"), known["optimizers"])
+    for root, section in raw_optimizers(data):
+        yield from _check_optimizer(section, known["optimizers"], root)
 
 
-def _check_optimizer(section: Any, optimizers: dict[str, list[str]]) -> Iterator[Issue]:
-    at = ("optimizer",) if isinstance(section, str) else ("optimizer", "name")
+def _check_optimizer(
+    section: Any, optimizers: dict[str, list[str]], root: PathKey = ("optimizer",)
+) -> Iterator[Issue]:
+    at = root if isinstance(section, str) else (*root, "name")
     section = {"name": section} if isinstance(section, str) else section
     name = section.get("name", "adam") if isinstance(section, dict) else None
     if not isinstance(name, str):
@@ -201,9 +259,9 @@ def _check_optimizer(section: Any, optimizers: dict[str, list[str]]) -> Iterator
         if arg not in allowed:
             listed = suggest(arg, allowed) or f"; {name} takes: {', '.join(allowed)}"
             unknown = f"unknown argument {arg!r} for {name}{listed}"
-            yield ("optimizer", arg), RENAMED_OPTIMIZER_ARGS.get(arg, unknown), True
+            yield (*root, arg), RENAMED_OPTIMIZER_ARGS.get(arg, unknown), True
         elif isinstance(value, float) and not math.isfinite(value):
-            yield ("optimizer", arg), expected_got("a finite number", value), False
+            yield (*root, arg), expected_got("a finite number", value), False
 
 
 def _check_labels(spec: Spec) -> Iterator[Issue]:
@@ -250,10 +308,47 @@ def _check_output_activation(spec: Spec, loss: str) -> Iterator[Issue]:
     yield (at if last.short else (*at, "activation")), message, False
 
 
+def logged_names(spec: Spec) -> list[str]:
+    """The losses and metrics training logs (with several outputs, Keras prefixes each
+    output's loss and metrics with the output's name)."""
+    outputs = spec.model.outputs if spec.model is not None else None
+    if not outputs or len(outputs) < 2:
+        return ["loss", *(spec.metrics if isinstance(spec.metrics, list) else [])]
+    metrics = spec.metrics
+    if isinstance(metrics, list):
+        metrics = dict.fromkeys(outputs, metrics)
+    return ["loss", *(f"{o}_{n}" for o in outputs for n in ("loss", *metrics.get(o, [])))]
+
+
+def _check_outputs(spec: Spec) -> Iterator[Issue]:
+    """Per-output losses, loss weights and metrics name the model's output nodes."""
+    outputs = (spec.model.outputs or []) if spec.model is not None else []
+    several = len(outputs) > 1
+    keyed = [("loss_weights", spec.loss_weights), ("metrics", spec.metrics)]
+    if isinstance(spec.loss, dict) and "name" not in spec.loss:
+        keyed.insert(0, ("loss", spec.loss))
+    elif several and spec.loss is not None:
+        yield ("loss",), f"the model has outputs {', '.join(outputs)}: give a loss for each", False
+    for section, mapping in keyed:
+        if not isinstance(mapping, dict):
+            continue
+        if not several:
+            message = f"{section} by output needs several model.outputs (graph form)"
+            yield (section,), message, True
+            continue
+        for name in mapping:
+            if name not in outputs:
+                message = f"no output named {name!r}{hint(name, outputs)}"
+                yield (section, name), f"{message}; outputs: {', '.join(outputs)}", True
+        missing = [name for name in outputs if name not in mapping]
+        if section == "loss" and missing:
+            yield ("loss",), f"no loss for output {', '.join(map(repr, missing))}", False
+
+
 def _check_monitors(spec: Spec) -> Iterator[Issue]:
     """A monitored quantity must be one that training computes."""
     has_validation = not isinstance(spec.train.validation, float) or spec.train.validation > 0
-    names = ["loss", *spec.metrics]
+    names = list(spec.gan.logs()) if spec.gan is not None else logged_names(spec)
     computed = names + ([f"val_{n}" for n in names] if has_validation else [])
     watchers = [("train", "early_stopping", spec.train.early_stopping)]
     watchers.append(("optimizer", "schedule", spec.optimizer.schedule))
@@ -265,7 +360,8 @@ def _check_monitors(spec: Spec) -> Iterator[Issue]:
         if monitor.startswith("val_") and not has_validation:
             fix = " (no validation data: train.validation is 0)"
         else:
-            fix = f"; add {metric} to metrics" if metric in catalog()["metrics"] else ""
+            known = metric in catalog()["metrics"] and spec.gan is None  # a GAN's are fixed
+            fix = f"; add {metric} to metrics" if known else ""
         message = f"{monitor!r} is never computed{fix}; computed: {', '.join(computed)}"
         yield (section, key, "monitor"), message, False
     if not isinstance(spec.train.validation, float):

@@ -146,28 +146,46 @@ class KerasImages(DataCommon):
 
 
 class Imdb(DataCommon):
-    source: Literal["imdb"] = Field(description="Keras IMDB reviews as word ids (download)")
-    path: str | None = Field(None, description="local copy of imdb.npz")
+    source: Literal["imdb"] = Field(
+        description="IMDB movie reviews (download): word ids, or text with text: true"
+    )
+    path: str | None = Field(
+        None, description="local copy of imdb.npz; with text: aclImdb_v1.tar.gz or aclImdb/"
+    )
     num_words: PositiveInt = Field(10000, description="keep the most frequent words")
     maxlen: PositiveInt = Field(200, description="pad or cut reviews to this many words")
+    text: bool = Field(False, description="the reviews as raw text, for a TextVectorization layer")
 
 
 class Csv(DataCommon):
-    source: Literal["csv"] = Field(description="a CSV file of numeric columns")
+    source: Literal["csv"] = Field(
+        description="a CSV file of numeric columns, or of text with text: true"
+    )
     path: str = Field(description="the file, relative to the spec")
     target: Column = Field(description="target column: a header name or a 0-based index")
     features: list[Column] | None = Field(None, description="feature columns; default all others")
     delimiter: str = Field(",", description="field separator")
     header: bool = Field(True, description="first row names the columns")
+    text: bool = Field(
+        False, description="the features are text: kept as strings, for a TextVectorization layer"
+    )
 
 
 class Npz(DataCommon):
     source: Literal["npz"] = Field(description="a NumPy .npz archive")
     path: str = Field(description="the file, relative to the spec")
-    x: str = Field("x", description="key of the features")
-    y: str = Field("y", description="key of the targets")
-    x_test: str | None = Field(None, description="key of a test split's features, if present")
-    y_test: str | None = Field(None, description="key of a test split's targets")
+    x: str | dict[str, str] = Field(
+        "x", description="key of the features, or model input name -> key (several inputs)"
+    )
+    y: str | dict[str, str] = Field(
+        "y", description="key of the targets, or output node name -> key (several outputs)"
+    )
+    x_test: str | dict[str, str] | None = Field(
+        None, description="key(s) of a test split's features, if present"
+    )
+    y_test: str | dict[str, str] | None = Field(
+        None, description="key(s) of a test split's targets"
+    )
 
 
 class Npy(DataCommon):
@@ -184,12 +202,80 @@ class Idx(DataCommon):
     test_labels: str | None = Field(None, description="test labels file")
 
 
+class StringPairs(DataCommon):
+    """Pairs of strings for ``train.mode: seq2seq``: an input string and the output string."""
+
+    tokens: Literal["characters", "words"] = Field(
+        "characters", description="vocabulary units: characters, or words split at spaces"
+    )
+
+
+class Addition(StringPairs):
+    source: Literal["addition"] = Field(
+        description='"123+45" -> "168", generated (seq2seq; keras.io\'s addition RNN task)'
+    )
+    n_samples: PositiveInt = Field(50000, description="distinct pairs generated")
+    digits: Annotated[int, Field(ge=1, le=9)] = Field(3, description="digits of each number")
+
+
+class Dates(StringPairs):
+    source: Literal["dates"] = Field(
+        description='"Thursday, 05/03/79", "3 May 1979", ... -> "1979-05-03", generated (seq2seq)'
+    )
+    n_samples: PositiveInt = Field(20000, description="dates generated (1950-2049)")
+
+
+class TextPairs(StringPairs):
+    source: Literal["text_pairs"] = Field(description="a CSV file of input and output strings")
+    path: str = Field(description="the file (UTF-8, header row), relative to the spec")
+    input: str = Field("input", description="header of the input strings' column")
+    output: str = Field("output", description="header of the output strings' column")
+    delimiter: str = Field(",", description="field separator")
+
+
+class CopyTask(DataCommon):
+    source: Literal["copy_task"] = Field(
+        description="copy a sequence of random bit vectors after a delimiter (generated; "
+        "targets: the bits, then a mask of the answer steps)"
+    )
+    bits: PositiveInt = Field(8, description="width of each bit vector")
+    min_length: PositiveInt = Field(1, description="shortest sequence to copy")
+    max_length: PositiveInt = Field(10, description="longest sequence to copy")
+    n_samples: PositiveInt = Field(10000, description="sequences generated")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> CopyTask:
+        if self.min_length > self.max_length:
+            raise ValueError(f"min_length {self.min_length} is over max_length {self.max_length}")
+        return self
+
+
+class AssociativeRecall(DataCommon):
+    source: Literal["associative_recall"] = Field(
+        description="recall the item after a queried one (generated; targets as copy_task's)"
+    )
+    bits: PositiveInt = Field(6, description="width of each bit vector")
+    item_length: PositiveInt = Field(3, description="bit vectors per item")
+    min_items: Annotated[int, Field(ge=2)] = Field(2, description="fewest items per sequence")
+    max_items: Annotated[int, Field(ge=2)] = Field(6, description="most items per sequence")
+    n_samples: PositiveInt = Field(10000, description="sequences generated")
+
+    @model_validator(mode="after")
+    def _items(self) -> AssociativeRecall:
+        if self.min_items > self.max_items:
+            raise ValueError(f"min_items {self.min_items} is over max_items {self.max_items}")
+        return self
+
+
 DataSpec = Annotated[
     Digits | Iris | BreastCancer | MakeRegression | MakeClassification | MakeMoons
-    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx,
+    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | Addition | Dates | TextPairs
+    | CopyTask | AssociativeRecall,
     Field(discriminator="source"),
 ]  # fmt: skip
-FILE_SOURCES = {"csv", "npz", "npy", "idx"}
+FILE_SOURCES = {"csv", "npz", "npy", "idx", "text_pairs"}
+STRING_PAIR_SOURCES = {"addition", "dates", "text_pairs"}
+MEMORY_TASKS = {"copy_task", "associative_recall"}
 
 
 # -------------------------------------------------------------------------------------- model
@@ -258,6 +344,8 @@ class LayerSpec(Section):
 
 
 INPUT_NAME = "features"  # the model's input, as graph nodes' `inputs:` and exports name it
+SEQ2SEQ_INPUTS = ("source", "decoder")  # seq2seq: input token ids; output tokens so far
+SEQ2SEQ_SIZES = ("source_vocab", "target_vocab")  # seq2seq: layer arguments set from the data
 NODE_KEYS = {"name", "inputs", "share"}
 MERGES = {"Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"}
 
@@ -303,8 +391,13 @@ class InputSpec(Section):
 class ModelSpec(Section):
     """A Sequential ``layers:`` list, or a graph of named ``nodes:``."""
 
-    input_shape: list[PositiveInt] | None = Field(
-        None, description="shape of one sample; default: taken from the data"
+    input_shape: list[PositiveInt | None] | None = Field(
+        None,
+        description="shape of one sample; default: taken from the data. null leaves a "
+        "dimension free (e.g. [null, 9]: sequences of any length)",
+    )
+    inputs: dict[str, InputSpec] | None = Field(
+        None, description="graph form, several inputs: name -> shape (the data has arrays by name)"
     )
     layers: list[LayerSpec] | None = Field(
         None, min_length=1, max_length=MAX_LAYERS, description="a Sequential stack, first to last"
@@ -327,6 +420,8 @@ class ModelSpec(Section):
             raise ValueError("give either 'layers' (a stack) or 'nodes' (a graph), not both")
         if self.outputs and self.layers is not None:
             raise ValueError("'outputs' belongs to the graph form ('nodes')")
+        if self.inputs and self.layers is not None:
+            raise ValueError("'inputs' belongs to the graph form ('nodes')")
         return self
 
     @property
@@ -477,17 +572,153 @@ class ExportSpec(Section):
 
 
 # ---------------------------------------------------------------------------------------- gan
+GAN_LOGS = ("d_loss", "g_loss", "real_score", "fake_score")  # logged every epoch
+GAN_QUALITY = ("confidence", "class_entropy", "classifier_score")  # with a scorer
+
+
+def _dcgan_adam() -> OptimizerSpec:
+    return OptimizerSpec(name="adam", learning_rate=2e-4, beta_1=0.5)
+
+
+class SampleGridSpec(Section):
+    rows: PositiveInt = Field(8, description="rows of the grid of samples saved every epoch")
+    columns: PositiveInt = Field(8, description="columns of that grid")
+    image_shape: list[PositiveInt] | None = Field(
+        None,
+        min_length=2,
+        max_length=3,
+        description="how to draw one sample: [height, width] or [height, width, channels]; "
+        "default: the sample's shape, or a square for flat samples",
+    )
+
+
+class ScorerSpec(ModelSpec):
+    """A classifier of the real data (layers or nodes, ending in a softmax over the classes)."""
+
+    epochs: PositiveInt = Field(10, description="epochs on the real training split")
+    batch_size: PositiveInt = Field(64, description="samples per gradient step")
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec, description="its optimizer")
+
+
 class GanSpec(Section):
     """``train.mode: gan``: a generator and a discriminator trained against each other."""
+
+    latent_dim: PositiveInt = Field(
+        100, description="size of the generator's input: noise drawn from a standard normal"
+    )
+    generator: ModelSpec = Field(
+        description="latent_dim noise -> one sample, shaped as the data after preprocessing "
+        "(a graph's input is named features)"
+    )
+    discriminator: ModelSpec = Field(
+        description="one sample -> one score: a logit, or a probability if the last "
+        "activation is sigmoid"
+    )
+    generator_optimizer: OptimizerSpec = Field(
+        default_factory=_dcgan_adam, description="default: adam, learning_rate 2e-4, beta_1 0.5"
+    )
+    discriminator_optimizer: OptimizerSpec = Field(
+        default_factory=_dcgan_adam, description="default: adam, learning_rate 2e-4, beta_1 0.5"
+    )
+    label_smoothing: Rate = Field(
+        0.0,
+        description="one-sided: the discriminator's target for real samples is "
+        "1 - label_smoothing (fakes stay 0)",
+    )
+    discriminator_steps: PositiveInt = Field(
+        1, description="discriminator updates per generator update, each with fresh noise"
+    )
+    samples: SampleGridSpec = Field(
+        default_factory=SampleGridSpec,
+        description="a grid of samples from fixed noise, RUN/samples/epoch-NNNN.png",
+    )
+    scorer: ScorerSpec | None = Field(
+        None,
+        description="a classifier trained on the real data first, then frozen; it scores "
+        "generated samples: mean confidence, entropy of the predicted classes, classifier score",
+    )
+
+    def logs(self) -> tuple[str, ...]:
+        """What training logs each epoch (``val_`` + these with validation data)."""
+        return GAN_LOGS + (GAN_QUALITY if self.scorer is not None else ())
 
 
 # ------------------------------------------------------------------------------- actor_critic
 class EnvSpec(Section):
     """``train.mode: actor_critic``: the Gymnasium environment the agent acts in."""
 
+    id: str = Field(
+        description="a Gymnasium environment id with discrete actions, e.g. CartPole-v1 "
+        "(classic-control environments run offline)"
+    )
+    max_episode_steps: PositiveInt | None = Field(
+        None,
+        description="cut every episode off after this many steps (a time limit, not a failure); "
+        "default: the environment's own (CartPole-v1: 500)",
+    )
+    args: dict[str, bool | int | float | str] = Field(
+        default_factory=dict, description="keyword arguments for gymnasium.make"
+    )
+
 
 class AgentSpec(Section):
-    """``train.mode: actor_critic``: discount, entropy bonus, episodes, stopping rule."""
+    """``train.mode: actor_critic``: advantage actor-critic. The model is a graph whose
+    ``outputs: [POLICY, VALUE]`` are the action probabilities (a softmax over the actions) and
+    the critic's estimate of the return (one unit); one trunk with two heads, or two towers."""
+
+    policy: str = Field("policy", description="the output node of action probabilities")
+    value: str = Field("value", description="the output node of the critic's estimate")
+    episodes: PositiveInt = Field(1000, description="the most episodes to train")
+    discount: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.99, description="gamma: what a reward one step later is worth"
+    )
+    update_every: PositiveInt | None = Field(
+        None,
+        description="update after this many steps, the rest of the return estimated by the "
+        "critic (n-step); default: once per episode, on its whole returns",
+    )
+    gae_lambda: Annotated[float, Field(ge=0, le=1)] = Field(
+        1.0,
+        description="generalized advantage estimation: 1 weighs the observed returns alone, "
+        "lower trusts the critic more (less variance, more bias)",
+    )
+    normalize_returns: bool = Field(
+        False,
+        description="standardize each episode's returns before the critic learns them, as "
+        "keras.io's example does (once-per-episode updates only)",
+    )
+    normalize_advantages: bool = Field(
+        False, description="standardize the advantages of each update"
+    )
+    entropy: Annotated[Finite, Field(ge=0)] = Field(
+        0.0, description="entropy bonus: rewards a policy that keeps exploring"
+    )
+    value_weight: PositiveFinite = Field(
+        0.5, description="weight of the critic's loss beside the actor's"
+    )
+    value_loss: Literal["huber", "mse"] = Field("huber", description="the critic's loss")
+    reward_scale: PositiveFinite = Field(
+        1.0, description="multiply rewards by this before learning (keeps values small)"
+    )
+    smoothing: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.05,
+        description="running reward = smoothing * episode return + (1 - smoothing) * "
+        "running reward (starts at 0)",
+    )
+    solved_at: Finite | None = Field(
+        None,
+        description="stop once the running reward exceeds this (keras.io: 195 on CartPole); "
+        "default: train every episode",
+    )
+    evaluation_episodes: PositiveInt = Field(
+        100, description="episodes the trained policy plays in evaluation (seeded apart)"
+    )
+    greedy_evaluation: bool = Field(
+        False, description="evaluate the most probable action instead of sampling the policy"
+    )
+    checkpoint_every: PositiveInt = Field(
+        10, description="episodes between checkpoints (also on interruption and at the end)"
+    )
 
 
 # --------------------------------------------------------------------------------------- spec
@@ -508,11 +739,17 @@ class Spec(Section):
     data: DataSpec | None = Field(None, description="where examples come from (not actor_critic)")
     model: ModelSpec | None = Field(None, description="the network (gan: see the gan section)")
     loss: str | dict[str, Any] | None = Field(
-        None, description="a Keras loss name, or {name: huber, delta: 2}"
+        None,
+        description="a Keras loss name, or {name: huber, delta: 2}; several outputs: "
+        "output node -> loss",
+    )
+    loss_weights: dict[str, PositiveFinite] | None = Field(
+        None, description="several outputs: output node -> weight of its loss in the total"
     )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
-    metrics: list[str] = Field(
-        default_factory=list, description="Keras metric names, e.g. accuracy"
+    metrics: list[str] | dict[str, list[str]] = Field(
+        default_factory=list,
+        description="Keras metric names, e.g. accuracy; several outputs: output node -> names",
     )
     train: TrainSpec = Field(default_factory=TrainSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
@@ -520,6 +757,15 @@ class Spec(Section):
     env: EnvSpec | None = Field(None, description="train.mode actor_critic: the environment")
     agent: AgentSpec | None = Field(None, description="train.mode actor_critic: how it learns")
     _source: SourceMap | None = PrivateAttr(None)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The model's inputs, as graph nodes' ``inputs:`` name them."""
+        if self.train.mode == "seq2seq":
+            return SEQ2SEQ_INPUTS
+        if self.model is not None and self.model.inputs:
+            return tuple(self.model.inputs)
+        return (INPUT_NAME,)
 
     def error(self, path: PathKey, message: str) -> SpecError:
         """A SpecError located at ``path`` in the file this spec came from."""

@@ -70,6 +70,17 @@ class ReduceLROnPlateau(Resumable, keras.callbacks.ReduceLROnPlateau):
     STATE = ("wait", "cooldown_counter", "best")
 
 
+def monitor_mode(monitor: str) -> str:
+    """Losses and errors improve downwards, accuracies upwards; for other names Keras looks at
+    the compiled metric (it cannot for a per-output loss such as ``val_size_loss``)."""
+    name = monitor.removeprefix("val_")
+    if name.endswith(("loss", "error")):
+        return "min"
+    if name.endswith(("accuracy", "auc", "precision", "recall")):
+        return "max"
+    return "auto"
+
+
 def spec_callbacks(spec: Spec) -> dict[str, Resumable]:
     """Early stopping and reduce-on-plateau, as the spec configures them, by checkpoint key."""
     callbacks = {}
@@ -79,7 +90,7 @@ def spec_callbacks(spec: Spec) -> dict[str, Resumable]:
             monitor=stop.monitor,
             patience=stop.patience,
             min_delta=stop.min_delta,
-            mode=stop.mode,
+            mode=monitor_mode(stop.monitor) if stop.mode == "auto" else stop.mode,
             restore_best_weights=stop.restore_best_weights,
         )
     plateau = spec.optimizer.schedule

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnctl.data import Split
+from nnctl.data import Arrays, Split, count, rows
+from nnctl.data.text import model_input
 from nnctl.errors import Interrupted, UserError
 from nnctl.keras_env import import_keras
 from nnctl.rundir import HISTORY, RunDir, write_text
@@ -26,8 +27,8 @@ from nnctl.training.state import Checkpointer, TrainState
 class Batches:
     """The training split in batches; each epoch's order is a function of (seed, epoch) alone."""
 
-    x: np.ndarray
-    y: np.ndarray
+    x: Arrays
+    y: Arrays
     weights: np.ndarray | None  # per-sample loss weights (from class weights)
     size: int
     seed: int
@@ -35,17 +36,17 @@ class Batches:
 
     @property
     def steps(self) -> int:
-        return max(1, math.ceil(len(self.x) / self.size))
+        return max(1, math.ceil(count(self.x) / self.size))
 
     def order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
-            return np.arange(len(self.x))
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+            return np.arange(count(self.x))
+        return np.random.default_rng([self.seed, epoch]).permutation(count(self.x))
 
     def batch(self, order: np.ndarray, step: int) -> tuple:
         index = order[step * self.size : (step + 1) * self.size]
         weights = None if self.weights is None else self.weights[index]
-        return self.x[index], self.y[index], weights
+        return rows(self.x, index), rows(self.y, index), weights
 
 
 class Loop:
@@ -129,8 +130,8 @@ class Loop:
     def _epoch_logs(self, epoch: int) -> dict[str, float]:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""
         logs = {name: float(v) for name, v in self.model.get_metrics_result().items()}
-        if self.validation is not None and len(self.validation.x):
-            x = poison(self.validation.x, "validation", epoch)
+        if self.validation is not None and count(self.validation.x):
+            x = model_input(poison(self.validation.x, "validation", epoch))
             results = self.model.evaluate(
                 x, self.validation.y, batch_size=self.batches.size, verbose=0, return_dict=True
             )

@@ -14,8 +14,21 @@ PREPROCESS_LAYERS = ("preprocess_scale", "preprocess_standardize", "preprocess_f
                      "preprocess_reshape")  # fmt: skip
 
 
+def encode(spec: Spec, dataset: Dataset, vocab=None) -> tuple[Dataset, object | None]:
+    """The dataset as the model takes it, before the model exists: for ``seq2seq``, strings
+    become token ids with ``vocab`` (a trained run's) or vocabularies built from the data."""
+    if spec.train.mode != "seq2seq":
+        return dataset, None
+    from nnctl import seq2seq
+
+    return seq2seq.encode(dataset, spec.data.tokens, vocab)
+
+
 def prepare(spec: Spec, dataset: Dataset, model) -> Dataset:
-    """The dataset as the mode trains on it: for ``autoencoder``, each target is its input."""
+    """The dataset as the mode trains on it: for ``autoencoder``, each target is its input; for
+    ``gan``, the task is generation (class labels serve only its scorer)."""
+    if spec.train.mode == "gan":
+        return dataclasses.replace(dataset, task="generation")
     if spec.train.mode != "autoencoder":
         return dataset
     view = preprocessed_view(model)

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nnctl import seq2seq
 from nnctl.build import build_model, compile_model
-from nnctl.data import Dataset, load_dataset
+from nnctl.data import Dataset, count, load_dataset, rows
+from nnctl.data.text import model_input
 from nnctl.errors import UserError
 from nnctl.evaluate import SPLITS, split_metrics
 from nnctl.keras_env import set_seed
@@ -26,6 +28,7 @@ from nnctl.rundir import (
     METRICS,
     MODEL,
     RUN_INFO,
+    VOCABULARIES,
     RunDir,
     atomic_path,
     environment,
@@ -35,7 +38,7 @@ from nnctl.rundir import (
 )
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
-from nnctl.training import checkpoint, modes
+from nnctl.training import checkpoint, gan, modes
 from nnctl.training.callbacks import history_csv, spec_callbacks
 from nnctl.training.curves import plot_curves
 from nnctl.training.state import Checkpointer, TrainState, restore
@@ -54,14 +57,22 @@ class Session:
     model: Any
     resolved: dict[str, Any]  # the spec as the run directory stores it
     checkpointer: Checkpointer
+    vocab: Any = None  # seq2seq: the vocabularies the model's token ids come from
+    strings: Dataset | None = None  # the data before encoding (seq2seq: the strings)
 
 
 def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> dict[str, Any]:
     """Train the spec's model into a new run directory; return the final metrics per split."""
+    if spec.train.mode == "actor_critic":  # episodes in an environment, not epochs over data
+        from nnctl.training import actor_critic
+
+        return actor_critic.train(spec, base_dir, run, quiet=quiet)
     started = now()
     with run.lock():
         run.clear()
         session = _session(spec, base_dir, run)
+        if spec.train.mode == "gan":  # the scorer of generated samples learns the real data first
+            gan.train_scorer(spec, session.model, session.dataset)
         run.write_spec(session.resolved, spec.file)
         info = {
             "spec": spec.file,
@@ -82,6 +93,10 @@ def resume(
 ) -> dict[str, Any]:
     """Continue a run from its newest intact checkpoint; refuse a changed spec or data
     unless ``force``. Return the final metrics per split."""
+    if spec.train.mode == "actor_critic":
+        from nnctl.training import actor_critic
+
+        return actor_critic.resume(spec, base_dir, run, quiet=quiet, force=force)
     if not run.path.is_dir():
         raise UserError(f"{run.path}: no such run directory")
     with run.lock():
@@ -120,17 +135,23 @@ def _session(spec: Spec, base_dir: Path, run: RunDir) -> Session:
     """Seed, data, and the compiled model with every variable created (so a checkpoint can
     be restored into it)."""
     set_seed(spec.seed)
-    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
-    model = build_model(spec, dataset.train.x)
-    dataset = modes.prepare(spec, dataset, model)
-    compile_model(model, spec, steps_per_epoch(spec, dataset))
-    size = spec.train.batch_size
-    model._symbolic_build(data_batch=(dataset.train.x[:size], dataset.train.y[:size], None))
+    strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+    dataset, vocab = modes.encode(spec, strings)
+    if spec.train.mode == "gan":  # generator and discriminator, an optimizer each
+        model, dataset = gan.prepare(spec, dataset, steps_per_epoch(spec, dataset))
+    else:
+        model = build_model(spec, dataset.train.x, vocab.sizes if vocab else None)
+        dataset = modes.prepare(spec, dataset, model)
+        compile_model(model, spec, steps_per_epoch(spec, dataset))
+        size = spec.train.batch_size
+        first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
+        first = (model_input(first[0]), *first[1:])  # text as string tensors
+        model._symbolic_build(data_batch=first)
     resolved = absolute_paths(spec.resolved(), base_dir)
     extra = {"spec": resolved, "data_fingerprint": dataset.fingerprint}
     keep = checkpoint_options(spec)[1]
     checkpointer = Checkpointer(run.file(CHECKPOINTS), model, spec_callbacks(spec), keep, extra)
-    return Session(spec, run, dataset, model, resolved, checkpointer)
+    return Session(spec, run, dataset, model, resolved, checkpointer, vocab, strings)
 
 
 def _finish(session: Session, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:
@@ -140,7 +161,8 @@ def _finish(session: Session, state: TrainState, info: dict, quiet: bool) -> dic
     run.unseal()
     if state.history:  # a resumed run's history is the checkpoint's, whatever was written since
         write_text(run.file(HISTORY), history_csv(state.history))
-    loop = make_loop(spec, dataset, model, run, session.checkpointer, quiet=quiet)
+    extra = gan.callbacks(spec, model, dataset, run.path) if spec.train.mode == "gan" else []
+    loop = make_loop(spec, dataset, model, run, session.checkpointer, quiet=quiet, extra=extra)
     state = loop.run(state)
     pause_point("finalize")
     with atomic_path(run.file(MODEL)) as tmp:
@@ -148,15 +170,21 @@ def _finish(session: Session, state: TrainState, info: dict, quiet: bool) -> dic
     metrics = {
         name: split_metrics(model, part, spec.train.batch_size)
         for name in SPLITS
-        if (part := getattr(dataset, name)) is not None and len(part.x)
+        if (part := getattr(dataset, name)) is not None and count(part.x)
     }
+    if session.vocab is not None:
+        write_text(run.file(VOCABULARIES), session.vocab.to_json())
+        decode = seq2seq.decoder(model, session.vocab)
+        for name, figures in metrics.items():
+            part = getattr(session.strings, name)
+            figures["exact_match"] = seq2seq.exact_match(decode, session.vocab, part)
     write_json(run.file(METRICS), metrics)
     with atomic_path(run.file(CURVES)) as tmp:
         plot_curves(state.history, tmp)
     info |= {
         "finished": now(),
         "seconds": round(time.perf_counter() - clock, 2),
-        "epochs": len(state.history.get("loss", [])),
+        "epochs": state.epoch,
     }
     write_json(run.file(RUN_INFO), info)
     run.seal()

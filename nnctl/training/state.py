@@ -1,6 +1,7 @@
 """Everything a checkpoint must hold to continue a run exactly: ``TrainState`` (counters and
 history), every variable of model, optimizer and metrics (Keras's dropout and noise layers keep
-their random state in variables too), the resumable callbacks' state and the global random state.
+their random state in variables too), the vocabularies of adapted text layers, the resumable
+callbacks' state and the global random state.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnctl.build.adapt import adapted_state, restore_adapted
 from nnctl.errors import UserError
 from nnctl.training import checkpoint
 from nnctl.training.callbacks import Resumable
@@ -30,9 +32,12 @@ class TrainState:
 
 
 def state_variables(model) -> list:
-    """Model variables (weights and seed-generator states), optimizer and metric variables."""
+    """Model variables (weights and seed-generator states), optimizer and metric variables.
+    A model with several optimizers (a GAN's) lists them as ``optimizers``."""
+    optimizers = getattr(model, "optimizers", None) or [model.optimizer]
+    optimizer_variables = [v for optimizer in optimizers for v in optimizer.variables]
     seen, variables = set(), []
-    for variable in [*model.variables, *model.optimizer.variables, *model.metrics_variables]:
+    for variable in [*model.variables, *optimizer_variables, *model.metrics_variables]:
         if id(variable) not in seen:
             seen.add(id(variable))
             variables.append(variable)
@@ -52,6 +57,7 @@ def capture(model, callbacks: dict[str, Resumable], state: TrainState) -> tuple[
             continue
         meta["callbacks"][key] = values | {"arrays": len(weights)}
         arrays |= {f"{key}_{i:04d}": np.asarray(w) for i, w in enumerate(weights)}
+    arrays |= adapted_state(model)  # vocabularies: not variables, yet the weights depend on them
     numpy_state = np.random.get_state()
     arrays["numpy_random"] = numpy_state[1]
     meta["random"] = {"python": random.getstate(), "numpy": list(numpy_state[2:])}
@@ -69,6 +75,7 @@ def restore(model, callbacks: dict[str, Resumable], arrays: dict, meta: dict) ->
         )
     for i, variable in enumerate(variables):
         variable.assign(arrays[f"var_{i:04d}"])
+    restore_adapted(model, arrays)
     for key, callback in callbacks.items():
         values = meta["callbacks"].get(key)
         if values is not None:

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from nnctl.data import Dataset
+from nnctl.data import Dataset, count
 from nnctl.rundir import RunDir
 from nnctl.spec.schema import Spec
 from nnctl.training.callbacks import run_callbacks
@@ -22,13 +22,21 @@ def checkpoint_options(spec: Spec) -> tuple[int | None, int]:
 
 
 def steps_per_epoch(spec: Spec, dataset: Dataset) -> int:
-    return max(1, math.ceil(len(dataset.train.x) / spec.train.batch_size))
+    return max(1, math.ceil(count(dataset.train.x) / spec.train.batch_size))
 
 
 def make_loop(
-    spec: Spec, dataset: Dataset, model, run: RunDir, checkpointer: Checkpointer, *, quiet: bool
+    spec: Spec,
+    dataset: Dataset,
+    model,
+    run: RunDir,
+    checkpointer: Checkpointer,
+    *,
+    quiet: bool,
+    extra: list = (),
 ) -> Loop:
-    """The loop over ``dataset.train`` with the spec's callbacks, TensorBoard and progress."""
+    """The loop over ``dataset.train`` with the spec's callbacks, TensorBoard and progress, and
+    a mode's ``extra`` callbacks (a GAN's sample grids)."""
     batches = Batches(
         dataset.train.x,
         dataset.train.y,
@@ -40,6 +48,7 @@ def make_loop(
     callbacks = [
         *checkpointer.callbacks.values(),
         *run_callbacks(run),
+        *extra,
         _progress(spec, batches, quiet),
     ]
     return Loop(

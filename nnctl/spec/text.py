@@ -1,0 +1,58 @@
+"""Rules for text features, checked without TensorFlow: text meets a TextVectorization layer.
+
+``text: true`` (sources csv and imdb) keeps the features as strings. Numeric preprocessing does
+not apply to them, IMDB's word-id options do not either, and layers that take text need a source
+that gives it. Where text flows inside the model is checked when it is built (build/adapt.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nnctl.spec.loader import PathKey
+from nnctl.spec.schema import Spec
+
+Issue = tuple[PathKey, str, bool]
+NUMERIC_PREPROCESS = ("scale", "standardize", "flatten", "reshape")
+TEXT_LAYERS = ("TextVectorization", "StringLookup")
+WORD_ID_OPTIONS = ("num_words", "maxlen")  # source imdb without text
+MAYBE_TEXT = ("npz", "npy")  # arrays of strings load as text
+
+
+def check_text(spec: Spec) -> Iterator[Issue]:
+    """Text options that contradict each other, and text layers without text to take."""
+    if spec.data is None:
+        return
+    data = spec.data
+    if getattr(data, "text", False):
+        for key in NUMERIC_PREPROCESS:
+            if getattr(data.preprocess, key):
+                message = (
+                    f"{key} works on numbers, but text: true keeps the features as text; "
+                    "remove it (a TextVectorization layer turns text into word ids)"
+                )
+                yield ("data", "preprocess", key), message, True
+        for key in WORD_ID_OPTIONS if data.source == "imdb" else ():
+            if key in data.model_fields_set:
+                message = (
+                    f"{key} shapes IMDB's word ids; with text: true the TextVectorization "
+                    "layer's max_tokens and output_sequence_length do that: remove it"
+                )
+                yield ("data", key), message, True
+    elif spec.model is not None and data.source not in MAYBE_TEXT and spec.train.mode != "seq2seq":
+        yield from _text_layers_without_text(spec)
+
+
+def _text_layers_without_text(spec: Spec) -> Iterator[Issue]:
+    """A TextVectorization (or StringLookup) layer on a source that gives numbers."""
+    source = spec.data.source
+    if source in ("csv", "imdb"):
+        fix = f"set data.text: true to read {'the reviews' if source == 'imdb' else 'it'} as text"
+    else:
+        fix = "use text data (source: csv with text: true, or source: imdb with text: true)"
+    form = "layers" if spec.model.layers is not None else "nodes"
+    for index, node in enumerate(spec.model.graph):
+        kind = node.layer.keras_class if node.layer is not None else None
+        if kind in TEXT_LAYERS:
+            message = f"{kind} takes text, but source {source} gives numbers; {fix}"
+            yield ("model", form, index, node.layer.type), message, False
