@@ -76,7 +76,7 @@ def table(results: list[dict], lengths: list[int]) -> str:
             r = result["by_length"][str(n)]
             cells.append(
                 f"{r['bit_error']:.4f} ({r['bits_wrong_per_sequence']:.2f} bits/seq, "
-                f"{r['perfect']:.0%} perfect)"
+                f"{r['perfect']:.1%} perfect)"
             )
         lines.append(f"| {result['spec']} | {result['parameters']:,} | {low}-{high} | "
                      + " | ".join(cells) + " |")  # fmt: skip

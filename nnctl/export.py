@@ -61,7 +61,8 @@ def export_run(run: RunDir, out: Path | None = None, fmt: str | None = None) -> 
         require_onnx()
     if spec.train.mode == "seq2seq":
         return export_seq2seq(spec, model, run, out, fmt)
-    if spec.model is not None and (spec.model.inputs or len(spec.model.outputs or []) > 1):
+    named = spec.model is not None and (spec.model.inputs or len(spec.model.outputs or []) > 1)
+    if named and spec.train.mode != "actor_critic":  # actor_critic exports the policy alone
         return export_named(spec, model, run, out, fmt)
     if spec.train.mode == "gan":  # the generator: noise in, samples out
         from nnctl.build.gan import noise_batch
@@ -371,5 +372,7 @@ def export_seq2seq(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
                 f"export check failed: the SavedModel decodes {differ} of {len(texts)} inputs "
                 f"differently from the model; nothing was written to {out}"
             )
+        (tmp / METADATA).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / METADATA).write_text(json.dumps({"task": "seq2seq", "run": str(run.path)}))
         pause_point("export-write")
     return Exported(out, fmt, len(texts), 0.0, 0.0, strings=True)

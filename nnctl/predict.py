@@ -18,7 +18,7 @@ import numpy as np
 from nnctl.data import text
 from nnctl.errors import UserError
 from nnctl.export import METADATA, Predictor, keras_predictor, predictor
-from nnctl.rundir import MODEL, SPEC, RunDir, atomic_path
+from nnctl.rundir import MODEL, SPEC, VOCABULARIES, RunDir, atomic_path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 FILE_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
@@ -48,9 +48,13 @@ def load(path: Path) -> Loaded:
             from nnctl.rl.play import policy_predictor
 
             return Loaded(policy_predictor(run), "policy", info.get("class_names"))
+        if info.get("task") == "seq2seq":  # strings in, greedily decoded strings out
+            return Loaded(_seq2seq_run(run), "seq2seq", None)
         return Loaded(keras_predictor(run.file(MODEL)), info.get("task"), info.get("class_names"))
     if path.is_dir() and (path / "saved_model.pb").is_file():
         metadata = json.loads((path / METADATA).read_text()) if (path / METADATA).is_file() else {}
+        if metadata.get("task") == "seq2seq":
+            return Loaded(_seq2seq_saved_model(path), "seq2seq", None)
         model = predictor(path, "saved_model")
         return Loaded(model, metadata.get("task"), metadata.get("class_names"))
     if path.is_file() and path.suffix in FILE_FORMATS:
@@ -58,6 +62,32 @@ def load(path: Path) -> Loaded:
     raise UserError(
         f"{path}: not a run directory, a SavedModel directory or a .keras, .tflite or .onnx file"
     )
+
+
+def _seq2seq_run(run: RunDir) -> Predictor:
+    from nnctl.evaluate import load_run
+    from nnctl.seq2seq import Vocabularies, decoder
+
+    _, model = load_run(run)
+    return _strings(decoder(model, Vocabularies.read(run.file(VOCABULARIES))))
+
+
+def _seq2seq_saved_model(path: Path) -> Predictor:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    return _strings(loaded.signatures["serving_default"], loaded)
+
+
+def _strings(decode, *keep_alive) -> Predictor:
+    """A predictor taking rows of one input string, returning the decoded strings."""
+    from nnctl.seq2seq import decode_all
+
+    def run(x: np.ndarray, _alive=keep_alive) -> np.ndarray:
+        texts = [str(row) for row in x.reshape(len(x), -1)[:, 0]]
+        return np.array(decode_all(decode, texts), dtype=object)
+
+    return Predictor(run, (1,), "string")
 
 
 def predict(model: Path, source: Path, batch_size: int = 256) -> Predictions:
@@ -171,6 +201,9 @@ def _image_layout(shape: tuple, folder: Path) -> tuple[str, tuple[int, int]]:
 def table(result: Predictions) -> tuple[list[str], list[list]]:
     """Header and rows: sample, then label and class probabilities, or the outputs."""
     outputs = result.outputs.reshape(len(result.outputs), -1)
+    if result.task == "seq2seq":
+        pairs = zip(result.names, outputs, strict=True)
+        return ["sample", "output"], [[name, str(output[0])] for name, output in pairs]
     if result.task not in ("classification", "policy"):  # a policy: the likeliest action
         columns = (
             ["prediction"]

@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import ROOT, train_once
+from conftest import train_once
 from test_faults import finish, interrupted, nnctl
 
 from nnctl.errors import SpecError
@@ -166,16 +166,6 @@ def test_build_errors_point_at_the_node(write_spec, old, new, path, words):
     assert words in found[0].message
 
 
-def test_shipped_spec_network():
-    """One 128-unit trunk, a softmax over CartPole's 2 actions and one value: keras.io's net."""
-    from nnctl.build import build_placeholder
-
-    spec, _ = load_spec(ROOT / "specs" / "actor_critic_cartpole.yaml")
-    model = build_placeholder(spec, None)
-    assert [type(layer).__name__ for layer in model.layers[1:]] == ["Dense"] * 3
-    assert model.count_params() == (4 * 128 + 128) + (128 * 2 + 2) + (128 + 1)
-
-
 # ---------------------------------------------------------------------------- a tiny training
 def test_run_directory(tiny_run):
     for name in ("spec.yaml", "model.keras", "history.csv", "metrics.json", "run.json",
@@ -280,3 +270,15 @@ def test_resume_replays_the_same_episodes(tiny_run, tmp_path, pause, signum, exi
     got = keras.saving.load_model(run / "model.keras").get_weights()
     want = keras.saving.load_model(tiny_run / "model.keras").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_plain_progress_prints_every_tenth_episode_and_the_last(capsys):
+    from nnctl.training.actor_critic import COLUMNS, EpisodeProgress
+
+    progress = EpisodeProgress(25, quiet=True)
+    for episode in range(1, 26):
+        progress.update(episode, dict.fromkeys(COLUMNS, 1.0) | {"return": float(episode)})
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[1] for line in lines] == ["10/25", "20/25", "25/25"]
+    assert "return=25 " in lines[-1] and "running_reward=1 " in lines[-1]

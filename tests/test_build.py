@@ -136,9 +136,65 @@ def test_shipped_gan_spec_builds(name):
         assert built.count_params() == params
 
 
+def _seq2seq_parameters(source: int, target: int, hidden: bool, target_dim: int) -> int:
+    """Embeddings (32 wide source), a bidirectional LSTM of 64, an LSTM decoder of 128,
+    parameter-free dot attention, then (a tanh Dense of 128 and) the output Dense."""
+    encoder = source * 32 + 2 * 4 * (32 + 64 + 1) * 64
+    decoder = target * target_dim + 4 * (target_dim + 128 + 1) * 128
+    head = (256 * 128 + 128 + 128 * target + target) if hidden else 256 * target + target
+    return encoder + decoder + head
+
+
+SEQ2SEQ_EXPECTED = {
+    # spec: (layer types after the two inputs, parameters from the vocabulary sizes)
+    "seq2seq_addition": (
+        ["Embedding", "Bidirectional", "Embedding", "LSTM", "Attention", "Concatenate"]
+        + ["Dense", "Dense"],
+        lambda s, t: _seq2seq_parameters(s, t, hidden=True, target_dim=32),
+    ),
+    "seq2seq_dates": (
+        ["Embedding", "Bidirectional", "Embedding", "LSTM", "Attention", "Concatenate", "Dense"],
+        lambda s, t: _seq2seq_parameters(s, t, hidden=False, target_dim=16),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ_EXPECTED))
+def test_shipped_seq2seq_spec_builds(name):
+    from nnctl.build.model import build_placeholder
+
+    spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
+    types, parameters = SEQ2SEQ_EXPECTED[name]
+    model = build_placeholder(spec, ROOT / "specs")
+    compile_model(model, spec, steps_per_epoch=10)
+    assert [type(model.get_layer(node.name)).__name__ for node in spec.model.nodes] == types
+    nodes = spec.model.nodes  # the source's embedding first, the output's third
+    source, target = (model.get_layer(nodes[i].name).input_dim for i in (0, 2))
+    assert model.count_params() == parameters(source, target)
+
+
+ACTOR_CRITIC_EXPECTED = {
+    # spec: (layer types after the observation, parameters): keras.io's 128-unit trunk with
+    # a softmax over CartPole's 2 actions and a value head
+    "actor_critic_cartpole": (["Dense"] * 3, (4 * 128 + 128) + (128 * 2 + 2) + (128 + 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTOR_CRITIC_EXPECTED))
+def test_shipped_actor_critic_spec_builds(name):
+    from nnctl.build.model import build_placeholder
+
+    spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
+    types, parameters = ACTOR_CRITIC_EXPECTED[name]
+    model = build_placeholder(spec, None)  # its input: the environment's observation
+    assert [type(layer).__name__ for layer in model.layers[1:]] == types
+    assert model.count_params() == parameters
+
+
 def test_every_shipped_spec_is_covered():
     shipped = {p.stem for p in (ROOT / "specs").glob("*.yaml")}
-    assert shipped == set(EXPECTED) | set(GAN_EXPECTED)
+    covered = set(EXPECTED) | set(GAN_EXPECTED) | set(SEQ2SEQ_EXPECTED)
+    assert shipped == covered | set(ACTOR_CRITIC_EXPECTED)
 
 
 def test_standardize_uses_training_statistics(write_spec):

@@ -170,3 +170,17 @@ def test_text_pairs_read_from_csv(tmp_path, write_spec, cli):
     bad = write_spec(text.replace("input: question", "input: query"), "bad.yaml")
     code, _, err = cli("train", bad, "--out", tmp_path / "bad", "-q")
     assert code == 2 and "no column 'query'" in err and "Traceback" not in err
+
+
+def test_predict_decodes_a_file_of_strings(adder, cli, tmp_path):
+    questions = tmp_path / "questions.txt"
+    questions.write_text("3+4\n9+9\n0+5\n")
+    code, out, err = cli("predict", adder, "--input", questions)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "sample,output" and len(lines) == 4
+    code, _, err = cli("export", adder, "--out", tmp_path / "export")
+    assert code == 0, err
+    code, exported, err = cli("predict", tmp_path / "export", "--input", questions)
+    assert code == 0, err
+    assert exported == out  # the SavedModel writes what the run writes

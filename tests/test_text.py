@@ -63,6 +63,12 @@ def keras_model(run):
     return import_keras().saving.load_model(run / "model.keras", safe_mode=True)
 
 
+def vocabulary_of(model) -> list[str]:
+    """The vocabulary of the model's TextVectorization layer (its name varies by process)."""
+    (layer,) = [layer for layer in model.layers if type(layer).__name__ == "TextVectorization"]
+    return layer.get_vocabulary()
+
+
 def words(text: str) -> set[str]:
     """The tokens TextVectorization's default standardization and split make of ``text``."""
     return set(re.sub(r"[^\w\s]", "", text.lower()).split())
@@ -75,7 +81,7 @@ def splits(run):
 
 # ----------------------------------------------------------------------------------- adapting
 def test_vocabulary_comes_from_the_training_split_only(trained):
-    vocabulary = keras_model(trained).get_layer("text_vectorization").get_vocabulary()
+    vocabulary = vocabulary_of(keras_model(trained))
     data = splits(trained)
     seen = set().union(*(words(t) for t in data.train.x[:, 0]))
     held_out = set().union(*(words(t) for t in [*data.validation.x[:, 0], *data.test.x[:, 0]]))
@@ -176,8 +182,7 @@ def test_keras_file_round_trips_in_safe_mode(trained):
     model = keras_model(trained)
     again = keras_model(trained)
     texts = np.array([["the film was not good"], ["the plot was great but slow"]], dtype=object)
-    vectorize = model.get_layer("text_vectorization")
-    assert vectorize.get_vocabulary() == again.get_layer("text_vectorization").get_vocabulary()
+    assert vocabulary_of(model) == vocabulary_of(again)
     assert model.inputs[0].dtype == "string"
     np.testing.assert_array_equal(
         model.predict(model_input(texts), verbose=0), again.predict(model_input(texts), verbose=0)
@@ -197,6 +202,11 @@ def test_export_takes_raw_strings(trained, tmp_path, cli):
     (exported,) = serve(features=tf.constant(texts.astype(object))).values()
     expected = keras_model(trained).predict(model_input(texts), verbose=0)
     np.testing.assert_allclose(np.asarray(exported), expected, atol=1e-6)
+    (tmp_path / "new.txt").write_text("\n".join(texts[:, 0]) + "\n")
+    out = tmp_path / "predicted.npy"
+    code, _, err = cli("predict", tmp_path / "export", "--input", tmp_path / "new.txt", "-o", out)
+    assert code == 0, err
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
@@ -265,8 +275,7 @@ def test_forced_resume_on_changed_texts_keeps_the_trained_vocabulary(trained, tm
     assert code == 0, err
     forced = json.loads((run / "run.json").read_text())["resumed"][-1]["forced_changes"]
     assert any("data fingerprint" in change for change in forced)
-    before = keras_model(trained).get_layer("text_vectorization").get_vocabulary()
-    after = keras_model(run).get_layer("text_vectorization").get_vocabulary()
+    before, after = vocabulary_of(keras_model(trained)), vocabulary_of(keras_model(run))
     assert after == before and "new0" not in after
 
 

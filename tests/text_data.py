@@ -1,11 +1,11 @@
 """Generated movie-review-like texts whose sentiment needs word order to be read.
 
-Each review is two clauses, each an opinion such as ``the plot was not very clever``, joined by
-``and``, ``but`` or ``although``, with neutral remarks around them. A clause's polarity is its
-adjective's, flipped by ``not`` or ``never``; the review's label is the polarity of the clause that
-wins: the one after ``but``, the main clause of ``although``. Every sentiment word and every
-negation appears in positive and negative reviews alike, so a bag of words cannot tell which
-adjective a ``not`` belongs to or which clause comes after ``but``: a model must read the order.
+A review is an opinion such as ``the plot was not very clever``, or two joined by ``and`` (both
+of the same polarity) or ``but`` (opposite polarities: the one after ``but`` wins), with neutral
+remarks around it. An opinion's polarity is its adjective's, flipped by ``not`` or ``never``
+(three opinions in ten). The words alone say little: a review with ``but`` holds a positive and
+a negative adjective, and which one a ``not`` belongs to, or which comes after ``but``, is a
+matter of order. A bag of words (logistic regression on word counts) scores about 0.63 on it.
 
     python tests/text_data.py OUT.csv [N] [SEED]     # writes columns review,label
 """
@@ -33,9 +33,12 @@ REMARKS = ["i saw it last week", "we went on a rainy evening", "my sister chose 
            "i had popcorn"]  # fmt: skip
 
 
+NEGATED = 0.3  # share of opinions negated
+
+
 def clause(rng: random.Random, polarity: int) -> str:
-    """An opinion whose polarity is ``polarity`` (+1 or -1), negated half of the time."""
-    negated = rng.random() < 0.5
+    """An opinion whose polarity is ``polarity`` (+1 or -1), negated now and then."""
+    negated = rng.random() < NEGATED
     words = POSITIVE if (polarity > 0) != negated else NEGATIVE
     parts = [rng.choice(SUBJECTS), rng.choice(VERBS)]
     parts += [rng.choice(NEGATIONS)] if negated else []
@@ -46,15 +49,13 @@ def clause(rng: random.Random, polarity: int) -> str:
 def review(rng: random.Random) -> tuple[str, int]:
     """One review and its label (1 positive, 0 negative)."""
     label = rng.choice([1, -1])
-    form = rng.choice(["and", "but", "although", "although_first"])
-    if form == "and":
+    form = rng.random()
+    if form < 0.25:
+        text = clause(rng, label)
+    elif form < 0.6:
         text = f"{clause(rng, label)} and {clause(rng, label)}"
-    elif form == "but":
-        text = f"{clause(rng, -label)} but {clause(rng, label)}"
-    elif form == "although":
-        text = f"{clause(rng, label)} although {clause(rng, -label)}"
     else:
-        text = f"although {clause(rng, -label)} {clause(rng, label)}"
+        text = f"{clause(rng, -label)} but {clause(rng, label)}"
     remarks = rng.sample(REMARKS, rng.randint(0, 2))
     before = [r for r in remarks if rng.random() < 0.5]
     after = [r for r in remarks if r not in before]

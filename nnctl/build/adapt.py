@@ -105,9 +105,12 @@ def _arriving(model, layer, train_x):
     """What the training split looks like at ``layer``'s input (the raw data at the input)."""
     keras = import_keras()
     (tensor,) = layer._inbound_nodes[0].input_tensors
-    if len(model.inputs) == 1 and tensor is model.inputs[0]:
-        return model_input(train_x)
-    upstream = keras.Model(model.inputs, tensor)
+    inputs = model.input  # one input, or inputs by name with train_x arrays by name
+    named = inputs.items() if isinstance(inputs, dict) else [(None, inputs)]
+    for name, source in named:
+        if tensor is source:
+            return model_input(train_x if name is None else train_x[name])
+    upstream = keras.Model(inputs, tensor)
     return model_input(upstream.predict(model_input(train_x), batch_size=BATCH, verbose=0))
 
 

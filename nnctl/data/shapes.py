@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nnctl.data import memory_tasks
-from nnctl.spec.schema import DataSpec
+from nnctl.spec.schema import MEMORY_TASKS, DataSpec
 
 FIXED = {
     "digits": (64,),
@@ -28,6 +28,6 @@ def sample_shape(data: DataSpec) -> tuple[tuple[int, ...], str] | None:
         return (1,), "string"
     if data.source == "imdb":
         return (data.maxlen,), "int32"
-    if data.source in ("copy_task", "associative_recall"):
+    if data.source in MEMORY_TASKS:
         return memory_tasks.sample_shape(data), "float32"
     return None

@@ -16,7 +16,7 @@ import sklearn.datasets
 from nnctl.data import files, memory_tasks, series, string_pairs, text
 from nnctl.data.splits import Raw
 from nnctl.errors import UserError
-from nnctl.spec.schema import DataCommon
+from nnctl.spec.schema import MEMORY_TASKS, DataCommon
 
 BUNDLED = {"digits": "load_digits", "iris": "load_iris", "breast_cancer": "load_breast_cancer"}
 KERAS = {"mnist", "fashion_mnist", "cifar10", "imdb"}
@@ -59,7 +59,7 @@ def load_raw(spec, seed: int, base_dir: Path, key: str = "data") -> Raw:
         return _generated(spec, seed, key)
     if spec.source == "sunspots":
         return series.sunspots(spec.window)
-    if spec.source in ("copy_task", "associative_recall"):
+    if spec.source in MEMORY_TASKS:
         return memory_tasks.load(spec, seed)
     if spec.source == "addition":
         return string_pairs.addition(spec.n_samples, spec.digits, seed)

@@ -102,7 +102,10 @@ def _archive_reviews(path: Path, key: str):
                     data = archive.extractfile(member).read()
                     yield member.name, data.decode("utf-8", errors="replace")
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise UserError(f"{key}: cannot read {path} as the aclImdb archive: {e}") from None
+        raise UserError(
+            f"{key}: cannot read {path} as Stanford's aclImdb_v1.tar.gz ({e}); with text: true, "
+            "data.path is that archive or the aclImdb folder it unpacks to"
+        ) from None
 
 
 def _read_text(file: Path, key: str) -> str:

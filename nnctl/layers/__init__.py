@@ -1,5 +1,6 @@
-"""nnctl's own Keras objects, which a spec names like Keras's: the ``DNC`` layer, the
-``masked_binary_crossentropy`` loss and the ``bit_error`` metric.
+"""nnctl's own Keras objects. A spec names the ones in ``LAYERS``, ``LOSSES`` and ``METRICS``
+like Keras's (the ``DNC`` layer, the ``masked_binary_crossentropy`` loss, the ``bit_error``
+metric); others are used by nnctl itself (``gan``).
 
 This module names them without importing TensorFlow; ``register()`` imports their modules, which
 registers them as serializable (package ``nnctl``) so ``.keras`` files holding them load in safe

@@ -125,8 +125,9 @@ class Gan(keras.Model):
         real = self.preprocess(_features(data), training=False)
         batch = ops.shape(real)[0]
         for _ in range(self.discriminator_steps):
+            fake = self.generator(self._noise(batch), training=True)
             with tf.GradientTape() as tape:
-                d_loss, real_out, fake_out, _ = self._discriminate(real, batch, training=True)
+                d_loss, real_out, fake_out = self._discriminate(real, fake, training=True)
             weights = self.discriminator.trainable_variables
             self.discriminator_optimizer.apply(tape.gradient(d_loss, weights), weights)
         with tf.GradientTape() as tape:
@@ -138,18 +139,16 @@ class Gan(keras.Model):
 
     def test_step(self, data):
         real = self.preprocess(_features(data), training=False)
-        batch = ops.shape(real)[0]
-        d_loss, real_out, fake_out, fake = self._discriminate(real, batch, training=False)
+        fake = self.generator(self._noise(ops.shape(real)[0]), training=False)
+        d_loss, real_out, fake_out = self._discriminate(real, fake, training=False)
         return self._track(d_loss, self._loss(1.0, fake_out), real_out, fake_out, fake)
 
-    def _discriminate(self, real, batch, training: bool):
-        """The discriminator's loss on ``real`` and as many fresh fakes, its outputs on both, and
-        the fakes."""
-        fake = self.generator(self._noise(batch), training=training)
+    def _discriminate(self, real, fake, training: bool):
+        """The discriminator's loss on real and generated samples, and its outputs on both."""
         real_out = self.discriminator(real, training=training)
         fake_out = self.discriminator(fake, training=training)
         loss = self._loss(1.0 - self.label_smoothing, real_out) + self._loss(0.0, fake_out)
-        return loss, real_out, fake_out, fake
+        return loss, real_out, fake_out
 
     def _noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.noise_seed)

@@ -9,6 +9,8 @@ from nnctl.keras_env import import_keras
 from nnctl.rl import env as envs
 from nnctl.spec.schema import Spec
 
+EPISODES_SEEN = 4  # evaluation episodes whose observations check an export
+
 
 def environment_id(spec: Spec) -> str:
     """What a run's episodes depend on beyond the spec: the environment's code version."""
@@ -33,52 +35,50 @@ def policy_and_value(spec: Spec, model):
     return act
 
 
-def play_episode(env, act, rng: np.random.Generator, *, greedy: bool, keep: list | None = None):
-    """One episode with the policy (sampled, or its most probable action); its return.
-    Observations are appended to ``keep`` when given."""
-    observation, done, total = envs.reset(env, rng), False, 0.0
-    while not done:
+def play_episodes(
+    spec: Spec, act, count: int, *, greedy: bool, keep: list | None = None
+) -> list[float]:
+    """The returns of evaluation episodes 0 .. count-1, played side by side: one policy call
+    per step for all episodes still running. Each episode has its own environment and random
+    numbers, so it plays as it would alone. Observations are appended to ``keep`` if given."""
+    rngs = [envs.episode_rng(spec.seed, envs.EVALUATION, i) for i in range(count)]
+    games = [envs.make(spec) for _ in range(count)]
+    observations = [envs.reset(game, rng) for game, rng in zip(games, rngs, strict=True)]
+    totals, running = [0.0] * count, list(range(count))
+    while running:
+        batch = np.stack([observations[i] for i in running])
         if keep is not None:
-            keep.append(observation)
-        probabilities = np.asarray(act(observation[None])[0])[0]
-        action = int(probabilities.argmax()) if greedy else envs.sample(probabilities, rng)
-        observation, reward, terminated, truncated, _ = env.step(action)
-        observation = np.asarray(observation, dtype="float32")
-        total, done = total + float(reward), terminated or truncated
-    return total
+            keep.extend(batch)
+        probabilities = np.asarray(act(batch)[0])
+        still = []
+        for i, row in zip(running, probabilities, strict=True):
+            action = int(row.argmax()) if greedy else envs.sample(row, rngs[i])
+            observation, reward, terminated, truncated, _ = games[i].step(action)
+            observations[i] = np.asarray(observation, dtype="float32")
+            totals[i] += float(reward)
+            if not (terminated or truncated):
+                still.append(i)
+        running = still
+    return totals
 
 
-def evaluate(spec: Spec, model, env=None) -> dict[str, float]:
+def evaluate(spec: Spec, model) -> dict[str, float]:
     """Returns of ``agent.evaluation_episodes`` episodes played by the trained policy (seeded
     apart from training's): mean, standard deviation, lowest, highest."""
-    env = env if env is not None else envs.make(spec)
     act, settings = policy_and_value(spec, model), spec.agent
-    returns = [
-        play_episode(
-            env,
-            act,
-            envs.episode_rng(spec.seed, envs.EVALUATION, episode),
-            greedy=settings.greedy_evaluation,
-        )  # fmt: skip
-        for episode in range(settings.evaluation_episodes)
-    ]
+    returns = play_episodes(
+        spec, act, settings.evaluation_episodes, greedy=settings.greedy_evaluation
+    )
     return _summary(returns)
 
 
-def random_policy_return(spec: Spec, env=None) -> float:
+def random_policy_return(spec: Spec, actions: int) -> float:
     """Mean return of uniformly random actions over the evaluation episodes: the baseline."""
-    env = env if env is not None else envs.make(spec)
-    n = int(env.action_space.n)
 
     def uniform(observations):
-        return np.full((len(observations), n), 1 / n), None
+        return np.full((len(observations), actions), 1 / actions), None
 
-    returns = [
-        play_episode(
-            env, uniform, envs.episode_rng(spec.seed, envs.EVALUATION, episode), greedy=False
-        )  # fmt: skip
-        for episode in range(spec.agent.evaluation_episodes)
-    ]
+    returns = play_episodes(spec, uniform, spec.agent.evaluation_episodes, greedy=False)
     return float(np.mean(returns))
 
 
@@ -102,12 +102,9 @@ def policy_model(spec: Spec, model):
 
 
 def observations(spec: Spec, model, count: int) -> np.ndarray:
-    """``count`` observations the trained policy meets, spread over evaluation episodes."""
-    env, act, seen, episode = envs.make(spec), policy_and_value(spec, model), [], 0
-    while len(seen) < count and episode < count:
-        rng = envs.episode_rng(spec.seed, envs.EVALUATION, episode)
-        play_episode(env, act, rng, greedy=spec.agent.greedy_evaluation, keep=seen)
-        episode += 1
+    """``count`` observations the trained policy meets, spread over a few evaluation episodes."""
+    act, seen = policy_and_value(spec, model), []
+    play_episodes(spec, act, EPISODES_SEEN, greedy=spec.agent.greedy_evaluation, keep=seen)
     picked = np.linspace(0, len(seen) - 1, num=min(count, len(seen))).round().astype(int)
     return np.stack(seen)[picked]
 
@@ -137,8 +134,8 @@ def evaluation_report(spec: Spec, model):
     """``nnctl evaluate``: the evaluation episodes' returns beside a random policy's."""
     from nnctl.evaluate import Report
 
-    env = envs.make(spec)
-    metrics = evaluate(spec, model, env)
-    baselines = {"random_policy_return": random_policy_return(spec, env)}
+    metrics = evaluate(spec, model)
+    actions = int(model.output[spec.agent.policy].shape[-1])
+    baselines = {"random_policy_return": random_policy_return(spec, actions)}
     episodes = spec.agent.evaluation_episodes
     return Report("evaluation", episodes, metrics, baselines=baselines, unit="episodes")

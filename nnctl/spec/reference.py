@@ -25,9 +25,8 @@ def _type_name(annotation) -> str:
         names = [_type_name(a) for a in typing.get_args(annotation)]
         return " or ".join(dict.fromkeys(names))
     if origin in (list, dict):
-        return f"{origin.__name__} of " + ", ".join(
-            _type_name(a) for a in typing.get_args(annotation)
-        )
+        names = [_type_name(a) for a in typing.get_args(annotation)]
+        return f"{origin.__name__} of " + ", ".join(f"({n})" if " or " in n else n for n in names)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping"
     return getattr(annotation, "__name__", str(annotation)).replace("NoneType", "null")

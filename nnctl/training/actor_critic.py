@@ -242,7 +242,7 @@ def _finish(agent: Agent, state: TrainState, info: dict, quiet: bool) -> dict[st
     trained = {"episodes": state.epoch, "running_reward": _last(history, "running_reward")}
     if state.stopped:
         trained["solved_at_episode"] = state.epoch
-    metrics = {"train": trained, "evaluation": play.evaluate(spec, model, agent.env)}
+    metrics = {"train": trained, "evaluation": play.evaluate(spec, model)}
     write_json(run.file(METRICS), metrics)
     with atomic_path(run.file(CURVES)) as tmp:
         plot_episodes(history, spec.agent.solved_at, tmp)
