@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import train_once
+from conftest import ROOT, train_once
 from test_faults import finish, interrupted, nnctl
 
 from nnctl.errors import SpecError
@@ -282,3 +282,36 @@ def test_plain_progress_prints_every_tenth_episode_and_the_last(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert [line.split()[1] for line in lines] == ["10/25", "20/25", "25/25"]
     assert "return=25 " in lines[-1] and "running_reward=1 " in lines[-1]
+
+
+def test_resume_of_a_finished_run_changes_nothing(tiny_run, cli, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    code, _, err = cli("resume", run)
+    assert code == 0 and "already finished" in err, err
+    assert (run / "metrics.json").read_text() == (tiny_run / "metrics.json").read_text()
+
+
+def test_resume_refuses_a_changed_spec(tiny_run, cli, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    spec = run / "spec.yaml"
+    spec.write_text(spec.read_text().replace("entropy: 0.01", "entropy: 0.5"))
+    code, _, err = cli("resume", run)
+    assert code == 2 and "agent.entropy: 0.01 -> 0.5" in err, err
+
+
+@pytest.mark.slow
+def test_shipped_spec_learns_to_balance(cli, tmp_path):
+    """Seed 1 of the shipped spec balances for all 200 steps from episode 56 on, here (random
+    play lasts about 22 steps): after 60 episodes its policy averages over 100."""
+    spec, run = ROOT / "specs" / "actor_critic_cartpole.yaml", tmp_path / "run"
+    sets = ["seed=1", "agent.episodes=60", "agent.evaluation_episodes=20"]
+    code, _, err = cli("train", spec, "--out", run, "-q", *[a for s in sets for a in ("--set", s)])
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["evaluation"]["mean_return"] > 100, metrics

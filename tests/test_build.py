@@ -105,16 +105,16 @@ GAN_EXPECTED = {
     "dcgan_fashion_mnist": (
         (28, 28),
         {
-            # bias-free Dense 64 -> 7*7*64 and 4x4 transposed convolutions; BN: 4 per channel
+            # bias-free Dense 64 -> 7*7*128 and 4x4 transposed convolutions; BN: 4 per channel
             "generator": (
                 ["Dense", "BatchNormalization", "LeakyReLU", "Reshape", "Conv2DTranspose"]
                 + ["BatchNormalization", "LeakyReLU", "Conv2DTranspose"],
-                64 * 3136 + 4 * 3136 + 16 * 64 * 32 + 4 * 32 + 16 * 32 + 1,
+                64 * 6272 + 4 * 6272 + 16 * 128 * 64 + 4 * 64 + 16 * 64 + 1,
             ),
             "discriminator": (
-                ["Conv2D", "LeakyReLU", "Dropout", "Conv2D", "LeakyReLU", "Dropout", "Flatten"]
+                ["Conv2D", "LeakyReLU", "Conv2D", "BatchNormalization", "LeakyReLU", "Flatten"]
                 + ["Dense"],
-                (16 + 1) * 32 + (16 * 32 + 1) * 64 + 3137,
+                (16 + 1) * 32 + 16 * 32 * 64 + 4 * 64 + 3137,
             ),
             "scorer": (["Flatten", "Dense", "Dense", "Dense"], 200960 + 32896 + 1290),
         },

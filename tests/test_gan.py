@@ -342,3 +342,13 @@ def test_sigmoid_discriminator_outputs_are_probabilities(write_spec):
     text = _replace("      - Dense: 1\n", "      - Dense: {units: 1, activation: sigmoid}\n")
     probabilities, _ = load_spec(write_spec(text))
     assert not build_placeholder(probabilities, None).from_logits
+
+
+def test_early_stopping_watches_what_a_gan_logs(write_spec, cli):
+    watched = SPEC.replace("  batch_size: 128\n", "  batch_size: 128\n  early_stopping: {monitor: "
+                           "val_classifier_score, mode: max}\n")  # fmt: skip
+    assert cli("validate", write_spec(watched))[0] == 0
+    code, _, err = cli("validate", write_spec(watched.replace("val_classifier", "val_accuracy")))
+    assert code == 2
+    assert "'val_accuracy_score' is never computed; computed: d_loss, g_loss" in err
+    assert "add" not in err  # a GAN's metrics are its own, not a list to add to

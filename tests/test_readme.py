@@ -9,7 +9,9 @@ README = (ROOT / "README.md").read_text()
 
 def test_spec_reference_is_current():
     block = README.split(BEGIN)[1].split(END)[0].strip()
-    assert block == reference(), "regenerate README's reference: python -m nnctl.spec.reference --write"
+    assert block == reference(), (
+        "regenerate README's reference: python -m nnctl.spec.reference --write"
+    )
 
 
 def test_every_shipped_spec_has_a_measured_result():
