@@ -12,7 +12,6 @@ so a resumed run replays exactly the episodes an uninterrupted one would have pl
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,9 +45,12 @@ from nnctl.rundir import (
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
 from nnctl.training import checkpoint
+from nnctl.training.loop import check_finite
 from nnctl.training.run import _as_today, _resumed_info, spec_changes
 from nnctl.training.signals import interruptible
 from nnctl.training.state import Checkpointer, TrainState, restore
+
+ADVICE_AGENT = "set agent.normalize_advantages"  # what else to try when training diverges
 
 COLUMNS = ("return", "running_reward", "steps", "loss", "actor_loss", "critic_loss", "entropy")
 
@@ -266,7 +268,9 @@ def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
         try:
             while state.epoch < settings.episodes and not state.stopped:
                 logs = agent.episode(state.epoch)
-                _check_finite(logs, state.epoch + 1, agent.checkpointer)
+                check_finite(
+                    logs, f"in episode {state.epoch + 1}", agent.checkpointer, ADVICE_AGENT
+                )
                 _record(state, logs, settings)
                 _summarize(writer, state.epoch, logs)
                 progress.update(state.epoch, logs)
@@ -303,21 +307,6 @@ def _record(state: TrainState, logs: dict[str, float], settings) -> None:
 
 def _last(history: dict[str, list[float]], name: str) -> float:
     return history[name][-1] if history.get(name) else 0.0
-
-
-def _check_finite(logs: dict[str, float], episode: int, checkpointer: Checkpointer) -> None:
-    """Stop at once on a non-finite loss; the last checkpoint stays as it was."""
-    bad = {name: value for name, value in logs.items() if not math.isfinite(value)}
-    if not bad:
-        return
-    values = ", ".join(f"{name} became {value}" for name, value in bad.items())
-    last = checkpointer.last
-    kept = f"; the last good checkpoint, {last.path}, is intact" if last else ""
-    raise UserError(
-        f"training diverged: {values} in episode {episode}{kept}. Lower "
-        "optimizer.learning_rate, add gradient clipping (optimizer.clipnorm) or set "
-        "agent.normalize_advantages."
-    )
 
 
 def history_csv(history: dict[str, list[float]]) -> str:

@@ -117,7 +117,7 @@ class Loop:
         self.callbacks.on_train_batch_begin(step)
         logs = {name: float(v) for name, v in self.train_step((x, y, weights)).items()}
         state.step, state.global_step = step + 1, state.global_step + 1
-        _check_finite(logs, f"at epoch {state.epoch + 1}, batch {step + 1}", self.checkpointer)
+        check_finite(logs, f"at epoch {state.epoch + 1}, batch {step + 1}", self.checkpointer)
         self.callbacks.on_train_batch_end(step, logs)
         pause_point("step", until=self._signalled)
         mid_epoch = state.step < self.batches.steps
@@ -136,7 +136,7 @@ class Loop:
                 x, self.validation.y, batch_size=self.batches.size, verbose=0, return_dict=True
             )
             validation = {f"val_{name}": float(v) for name, v in results.items()}
-            _check_finite(validation, f"at epoch {epoch + 1} (validation)", self.checkpointer)
+            check_finite(validation, f"at epoch {epoch + 1} (validation)", self.checkpointer)
             logs |= validation
         return logs
 
@@ -163,7 +163,15 @@ class _Recorder(import_keras().callbacks.Callback):
         self.logs = dict(logs or {})
 
 
-def _check_finite(logs: dict[str, float], where: str, checkpointer: Checkpointer) -> None:
+ADVICE = "Lower optimizer.learning_rate, add gradient clipping (optimizer.clipnorm) or "
+
+
+def check_finite(
+    logs: dict[str, float],
+    where: str,
+    checkpointer: Checkpointer,
+    advice: str = "standardize the data",
+) -> None:
     """Stop at once on a non-finite loss or metric; the last checkpoint stays as it was."""
     bad = {name: value for name, value in logs.items() if not math.isfinite(value)}
     if not bad:
@@ -171,7 +179,4 @@ def _check_finite(logs: dict[str, float], where: str, checkpointer: Checkpointer
     values = ", ".join(f"{name} became {value}" for name, value in bad.items())
     last = checkpointer.last
     kept = f"; the last good checkpoint, {last.path}, is intact" if last else ""
-    raise UserError(
-        f"training diverged: {values} {where}{kept}. Lower optimizer.learning_rate, add "
-        "gradient clipping (optimizer.clipnorm) or standardize the data."
-    )
+    raise UserError(f"training diverged: {values} {where}{kept}. {ADVICE}{advice}.")
