@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -49,3 +52,15 @@ def train_once(tmp_path_factory, name: str, spec_text: str) -> Path:
     (root / "spec.yaml").write_text(spec_text)
     assert main(["train", str(root / "spec.yaml"), "--out", str(root / "run"), "-q"]) == 0
     return root / "run"
+
+
+def spawn(*args, env: dict | None = None) -> subprocess.Popen:
+    """``nnctl ARGS`` in a child process (so it can be killed), from the repository root."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnctl", *map(str, args)],
+        cwd=ROOT,
+        env=os.environ | (env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

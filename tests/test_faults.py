@@ -9,11 +9,9 @@ scenarios run two at a time (the whole set takes about two minutes on two cores)
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import spawn
 
 # Dropout (random state), reduce-on-plateau (lr changes at epochs 3 and 4) and early stopping
 # (stops after epoch 5 of 6, restores epoch 3's weights): every kind of state must survive.
@@ -79,17 +77,6 @@ SCENARIOS = [
 RESUMED = [s for s in SCENARIOS if s.resume] + [Scenario("corrupt-latest", "")]
 
 
-def nnctl(*args, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nnctl", *map(str, args)],
-        cwd=ROOT,
-        env=os.environ | (env or {}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def finish(process: subprocess.Popen, timeout: float = 300) -> dict:
     out, err = process.communicate(timeout=timeout)
     return {"rc": process.returncode, "out": out, "err": err}
@@ -97,7 +84,7 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> dict:
 
 def interrupted(args: list, pause: str, signum: int, ready: Path) -> dict:
     """Run ``nnctl ARGS`` until it parks at ``pause``, then send ``signum``; wait for its end."""
-    process = nnctl(*args, env={"NNCTL_TEST_PAUSE_AT": pause, "NNCTL_TEST_PAUSE_FILE": str(ready)})
+    process = spawn(*args, env={"NNCTL_TEST_PAUSE_AT": pause, "NNCTL_TEST_PAUSE_FILE": str(ready)})
     deadline = time.monotonic() + READY_TIMEOUT
     while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -123,14 +110,14 @@ def play(scenario: Scenario, spec: Path, root: Path) -> dict:
     if scenario.corrupt:
         shutil.copytree(run, root / "corrupt-latest")
     if scenario.resume == "train":
-        scenario.results["resumed"] = finish(nnctl("train", spec, "--out", run, "--resume", "-q"))
+        scenario.results["resumed"] = finish(spawn("train", spec, "--out", run, "--resume", "-q"))
     elif scenario.resume:
-        scenario.results["resumed"] = finish(nnctl("resume", run, "--quiet"))
+        scenario.results["resumed"] = finish(spawn("resume", run, "--quiet"))
     if not scenario.corrupt:
         return {}
     newest = max((root / "corrupt-latest" / "checkpoints").glob("ckpt-*")) / "arrays.npz"
     newest.write_bytes(newest.read_bytes()[:100])
-    return {"damaged": newest, "resumed": finish(nnctl("resume", root / "corrupt-latest", "-q"))}
+    return {"damaged": newest, "resumed": finish(spawn("resume", root / "corrupt-latest", "-q"))}
 
 
 def export_killed(reference: Path, root: Path) -> dict:
@@ -151,7 +138,7 @@ def played(tmp_path_factory):
     spec.write_text(SPEC)
     with ThreadPoolExecutor(max_workers=2) as pool:
         reference = pool.submit(
-            lambda: finish(nnctl("train", spec, "--out", root / "reference", "-q"))
+            lambda: finish(spawn("train", spec, "--out", root / "reference", "-q"))
         )
         jobs = [pool.submit(play, scenario, spec, root) for scenario in SCENARIOS]
         reference = reference.result()

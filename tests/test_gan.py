@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, train_once
+from conftest import spawn, train_once
 
 from nnctl.spec.schema import GAN_LOGS, GAN_QUALITY
 
@@ -173,17 +170,6 @@ def test_model_file_round_trips_in_safe_mode(trained):
 
 
 # ------------------------------------------------------------------------------------ resume
-def nnctl(*args, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nnctl", *map(str, args)],
-        cwd=ROOT,
-        env=os.environ | (env or {}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_killed_gan_resumes_to_the_uninterrupted_result(trained, tmp_path):
     """Killed in epoch 2 after batch 6: resumed from the step-16 checkpoint, the run ends
     bitwise as the uninterrupted one (history, metrics, every weight)."""
@@ -192,14 +178,14 @@ def test_killed_gan_resumes_to_the_uninterrupted_result(trained, tmp_path):
     spec, run, ready = tmp_path / "spec.yaml", tmp_path / "run", tmp_path / "ready"
     spec.write_text(SPEC)
     env = {"NNCTL_TEST_PAUSE_AT": f"step:{STEPS + 6}", "NNCTL_TEST_PAUSE_FILE": str(ready)}
-    process = nnctl("train", spec, "--out", run, "-q", env=env)
+    process = spawn("train", spec, "--out", run, "-q", env=env)
     deadline = time.monotonic() + 300
     while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert ready.exists(), process.communicate()[1][-2000:]
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
-    resumed = nnctl("resume", run, "-q")
+    resumed = spawn("resume", run, "-q")
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-2000:]
     assert "from ckpt-e0001-s000005 (epoch 2 of 3, after batch 5)" in err
