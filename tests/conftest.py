@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from nnctl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 300  # seconds a child process may take to reach its pause point
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
 
@@ -64,3 +66,21 @@ def spawn(*args, env: dict | None = None) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def finish(process: subprocess.Popen, timeout: float = 300) -> dict:
+    out, err = process.communicate(timeout=timeout)
+    return {"rc": process.returncode, "out": out, "err": err}
+
+
+def interrupted(args: list, pause: str, signum: int, ready: Path) -> dict:
+    """Run ``nnctl ARGS`` until it parks at ``pause``, then send ``signum``; wait for its end."""
+    process = spawn(*args, env={"NNCTL_TEST_PAUSE_AT": pause, "NNCTL_TEST_PAUSE_FILE": str(ready)})
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not ready.exists():
+        process.kill()
+        raise AssertionError(f"never reached {pause}: {finish(process)['err'][-2000:]}")
+    process.send_signal(signum)
+    return finish(process)

@@ -8,8 +8,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import ROOT, train_once
-from test_faults import finish, interrupted, nnctl
+from conftest import ROOT, finish, interrupted, spawn, train_once
 
 from nnctl.errors import SpecError
 from nnctl.rl.returns import discounted, gae, standardized
@@ -259,7 +258,7 @@ def test_resume_replays_the_same_episodes(tiny_run, tmp_path, pause, signum, exi
     first = interrupted(["train", spec, "--out", run, "-q"], pause, signum, tmp_path / "ready")
     assert first["rc"] == exit_code, first["err"][-2000:]
     assert not (run / "manifest.json").exists()
-    resumed = finish(nnctl("resume", run, "-q"))
+    resumed = finish(spawn("resume", run, "-q"))
     assert resumed["rc"] == 0, resumed["err"][-2000:]
     assert "resuming" in resumed["err"]
     for name in ("history.csv", "metrics.json"):

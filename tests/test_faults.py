@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import spawn
+from conftest import finish, interrupted, spawn
 
 # Dropout (random state), reduce-on-plateau (lr changes at epochs 3 and 4) and early stopping
 # (stops after epoch 5 of 6, restores epoch 3's weights): every kind of state must survive.
@@ -46,7 +44,6 @@ train:
   early_stopping: {monitor: val_accuracy, patience: 2, min_delta: 0.02}
 """
 STEPS = 21  # ceil(1293 training samples / 64)
-READY_TIMEOUT = 180
 
 
 @dataclass
@@ -75,24 +72,6 @@ SCENARIOS = [
     Scenario("step-checkpoint", "step:30", every_steps=8),  # resumes from batch 3's checkpoint
 ]
 RESUMED = [s for s in SCENARIOS if s.resume] + [Scenario("corrupt-latest", "")]
-
-
-def finish(process: subprocess.Popen, timeout: float = 300) -> dict:
-    out, err = process.communicate(timeout=timeout)
-    return {"rc": process.returncode, "out": out, "err": err}
-
-
-def interrupted(args: list, pause: str, signum: int, ready: Path) -> dict:
-    """Run ``nnctl ARGS`` until it parks at ``pause``, then send ``signum``; wait for its end."""
-    process = spawn(*args, env={"NNCTL_TEST_PAUSE_AT": pause, "NNCTL_TEST_PAUSE_FILE": str(ready)})
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not ready.exists():
-        process.kill()
-        raise AssertionError(f"never reached {pause}: {finish(process)['err'][-2000:]}")
-    process.send_signal(signum)
-    return finish(process)
 
 
 def play(scenario: Scenario, spec: Path, root: Path) -> dict:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import math
 import signal
-import time
 
 import numpy as np
 import pytest
-from conftest import spawn, train_once
+from conftest import finish, interrupted, spawn, train_once
 
 from nnctl.spec.schema import GAN_LOGS, GAN_QUALITY
 
@@ -177,17 +176,10 @@ def test_killed_gan_resumes_to_the_uninterrupted_result(trained, tmp_path):
 
     spec, run, ready = tmp_path / "spec.yaml", tmp_path / "run", tmp_path / "ready"
     spec.write_text(SPEC)
-    env = {"NNCTL_TEST_PAUSE_AT": f"step:{STEPS + 6}", "NNCTL_TEST_PAUSE_FILE": str(ready)}
-    process = spawn("train", spec, "--out", run, "-q", env=env)
-    deadline = time.monotonic() + 300
-    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready.exists(), process.communicate()[1][-2000:]
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
-    resumed = spawn("resume", run, "-q")
-    _, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-2000:]
+    interrupted(["train", spec, "--out", run, "-q"], f"step:{STEPS + 6}", signal.SIGKILL, ready)
+    resumed = finish(spawn("resume", run, "-q"), timeout=600)
+    err = resumed["err"]
+    assert resumed["rc"] == 0, err[-2000:]
     assert "from ckpt-e0001-s000005 (epoch 2 of 3, after batch 5)" in err
     assert (run / "history.csv").read_bytes() == (trained / "history.csv").read_bytes()
     assert (run / "metrics.json").read_bytes() == (trained / "metrics.json").read_bytes()
