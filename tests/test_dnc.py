@@ -205,6 +205,37 @@ def test_parameter_estimate_is_exact(args):
     )
 
 
+@pytest.mark.parametrize("args", [{"units": 8}, {"units": 6, "memory_size": 7, "read_heads": 3}])
+def test_state_estimate_is_the_cells_state(args, monkeypatch):
+    """The limit counts exactly the state the cell carries (just over it is refused)."""
+    from nnctl.build import limits
+    from nnctl.spec.schema import LayerSpec
+
+    state = sum(dnc.DNCCell(**args).state_size)
+    layer = LayerSpec.model_validate({"DNC": args})
+    monkeypatch.setattr(limits, "MAX_STATE", state)
+    assert limits.state_too_large(layer) is None
+    monkeypatch.setattr(limits, "MAX_STATE", state - 1)
+    assert f"{state:,} numbers of state" in limits.state_too_large(layer)
+
+
+def test_a_memory_too_large_to_hold_is_refused_before_building(write_spec, cli):
+    """A 10,000-slot memory has a 10^8-number link matrix per sample: refused at the layer."""
+    path = write_spec("""
+    name: s
+    data: {source: copy_task, bits: 4, max_length: 3}
+    model:
+      layers:
+        - DNC: {units: 8, memory_size: 10000}
+        - Dense: {units: 4, activation: sigmoid}
+    loss: masked_binary_crossentropy
+    """)
+    code, _, err = cli("validate", "--build", path)
+    assert code == 2, err
+    assert "spec.yaml:5:7: error: model.layers[0]: memory_size 10000 gives each sample" in err
+    assert "10000 x 10000 link matrix" in err and "use a smaller memory_size" in err
+
+
 def test_dnc_refuses_a_bad_size():
     with pytest.raises(ValueError, match="memory_size=0"):
         dnc.DNC(8, memory_size=0)

@@ -311,6 +311,41 @@ def test_gan_mistakes_are_located(write_spec, cli, tmp_path, text, where, messag
     assert "Traceback" not in err
 
 
+def test_validate_build_finds_a_scorer_of_the_wrong_class_count(write_spec, cli):
+    """digits has 10 classes, known without loading it: --build checks the scorer's width."""
+    text = _replace("{units: 10, activation: softmax}", "{units: 9, activation: softmax}")
+    code, _, err = cli("validate", "--build", write_spec(text))
+    assert code == 2 and "the scorer outputs 9 values, but the data has 10 classes" in err, err
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("{}", {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5}),
+        ("{learning_rate: 0.001}", {"name": "adam", "learning_rate": 0.001, "beta_1": 0.5}),
+        ("adamw", {"name": "adamw", "learning_rate": 2e-4, "beta_1": 0.5}),
+        ("{beta_1: 0.9}", {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.9}),
+        ("{name: sgd, momentum: 0.9}", {"name": "sgd", "learning_rate": 2e-4, "momentum": 0.9}),
+    ],
+)
+def test_gan_optimizers_default_to_dcgan_adam_key_by_key(write_spec, given, expected):
+    """Giving one key keeps DCGAN's other defaults (learning rate 2e-4, Adam's beta_1 0.5)."""
+    from nnctl.spec.validate import load_spec
+
+    steps = "  discriminator_steps: 2\n"
+    spec, _ = load_spec(write_spec(_replace(steps, f"  discriminator_optimizer: {given}\n{steps}")))
+    optimizer = spec.gan.discriminator_optimizer
+    got = {"name": optimizer.name, "learning_rate": optimizer.learning_rate, **optimizer.args}
+    assert got == expected
+
+
+def test_a_gan_network_takes_no_input_shape(write_spec, cli):
+    text = _replace("  generator:\n", "  generator:\n    input_shape: [8]\n")
+    code, _, err = cli("validate", write_spec(text))
+    assert code == 2
+    assert "gan.generator.input_shape: unknown key 'input_shape'; a GAN gives its networks" in err
+
+
 def test_sigmoid_discriminator_outputs_are_probabilities(write_spec):
     from nnctl.build import build_placeholder
     from nnctl.spec.validate import load_spec

@@ -16,6 +16,7 @@ import numpy as np
 
 from nnctl.build.model import _preprocess, build_model
 from nnctl.build.optimizer import make_optimizer
+from nnctl.build.targets import last_layer
 from nnctl.keras_env import import_keras
 from nnctl.spec.loader import PathKey, SourceMap
 from nnctl.spec.schema import INPUT_NAME, Preprocess, Spec
@@ -103,7 +104,7 @@ class _Located:
 def network_view(spec: Spec, network: str) -> Spec:
     """The spec with ``gan.NETWORK`` as its model, taking samples as they are (preprocessed)."""
     data = spec.data.model_copy(update={"preprocess": Preprocess()})
-    model = getattr(spec.gan, network)
+    model = getattr(spec.gan, network).as_model()
     view = spec.model_copy(update={"model": model, "data": data, "name": f"{spec.name}_{network}"})
     view._source = _Located(spec._source, ("gan", network))
     return view
@@ -114,12 +115,7 @@ def _network(spec: Spec, network: str, input_shape: tuple[int, ...]):
 
 
 def _last(spec: Spec, network: str) -> PathKey:
-    """Where a network's output comes from in the spec: its last layer, or its outputs."""
-    model = getattr(spec.gan, network)
-    if model.outputs:
-        return ("gan", network, "outputs")
-    form = "layers" if model.layers is not None else "nodes"
-    return ("gan", network, form, len(model.graph) - 1)
+    return last_layer(getattr(spec.gan, network), ("gan", network))
 
 
 def _check_output(spec: Spec, network: str, model, shapes: list[tuple], expected: str) -> None:

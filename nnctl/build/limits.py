@@ -45,6 +45,33 @@ def _dnc_parameters(channels: int, args: dict[str, Any]) -> int:
     return controller + interface
 
 
+MAX_STATE = 2**24  # numbers of recurrent state per sample (64 MiB of float32)
+
+
+def state_too_large(layer: LayerSpec) -> str | None:
+    """Why the layer's recurrent state per sample is too large to hold, or None.
+
+    A DNC keeps its memory, usage and an N x N temporal link matrix for every sample and time
+    step (the numbers below are ``DNCCell.state_size``): a huge ``memory_size`` would exhaust
+    memory long before its few parameters did.
+    """
+    args = layer.args
+    if layer.keras_class != "DNC":
+        return None
+    sizes = [args.get(k, d) for k, d in (("units", 0), ("memory_size", 16), ("word_size", 16),
+                                         ("read_heads", 1))]  # fmt: skip
+    if not all(isinstance(n, int) for n in sizes):
+        return None
+    units, n, w, r = sizes
+    state = 2 * units + n * w + n + n * n + n + r * n + n + r * w
+    if state <= MAX_STATE:
+        return None
+    return (
+        f"memory_size {n} gives each sample {state:,} numbers of state (an {n} x {n} link "
+        f"matrix among them), over nnctl's limit of {MAX_STATE:,}; use a smaller memory_size"
+    )
+
+
 def too_large(total: int, limit: int) -> str:
     return (
         f"the model would have at least {total:,} parameters, over model.max_parameters "

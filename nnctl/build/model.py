@@ -14,12 +14,15 @@ import numpy as np
 from nnctl import layers as nnctl_layers
 from nnctl.build.adapt import adapt_layers
 from nnctl.build.layers import make_layer
-from nnctl.build.limits import estimated_parameters, too_large
+from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
+from nnctl.build.targets import check_targets
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 
 LIST_INPUT = MERGES | {"Attention", "AdditiveAttention"}
+PREPROCESS_LAYERS = ("preprocess_scale", "preprocess_standardize", "preprocess_flatten",
+                     "preprocess_reshape")  # fmt: skip
 
 
 def build_model(spec: Spec, train_x: np.ndarray | dict[str, np.ndarray], sizes=None):
@@ -124,6 +127,8 @@ class _Graph:
         self.origin[name] = f"model.{self.section}[{index}]"
 
     def _count(self, layer: LayerSpec, xs, where) -> None:
+        if state_too_large(layer):
+            raise self.spec.error(where, state_too_large(layer))
         limit = self.spec.model.max_parameters
         self.parameters += estimated_parameters(layer, tuple(xs[0].shape))
         if self.parameters > limit:
@@ -165,7 +170,7 @@ def build_placeholder(spec: Spec, base_dir: Path | None):
     files are read for it, unless ``base_dir`` is None (then nothing is built: returns None).
     """
     from nnctl.data import load_dataset, rows
-    from nnctl.data.shapes import sample_shape
+    from nnctl.data.shapes import known_classes, sample_shape
 
     if spec.train.mode == "actor_critic":  # the input is the environment's observation
         from nnctl.rl.agent import build_agent
@@ -179,19 +184,33 @@ def build_placeholder(spec: Spec, base_dir: Path | None):
         strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
         dataset, vocab = encode(strings, spec.data.tokens)
         return build_model(spec, rows(dataset.train.x, slice(1)), vocab.sizes)
-    known = sample_shape(spec.data)
+    known, classes, target = sample_shape(spec.data), known_classes(spec.data), None
     if known is None and base_dir is None:
         return None
     if known is None:
-        x = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir).train.x
+        dataset = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        x, y, classes = dataset.train.x, dataset.train.y, dataset.num_classes
         if isinstance(x, dict):  # several named inputs
             return build_model(spec, rows(x, slice(1)))
         known = (x.shape[1:], str(x.dtype))
+        target = tuple(y.shape[1:]) if isinstance(y, np.ndarray) and classes is None else None
     if spec.train.mode == "gan":  # generator, discriminator and scorer
         from nnctl.build.gan import build_gan
 
-        return build_gan(spec, np.zeros((1, *known[0]), dtype=known[1]))
-    return build_symbolic(spec, *known)
+        return build_gan(spec, np.zeros((1, *known[0]), dtype=known[1]), classes)
+    model = build_symbolic(spec, *known)
+    if spec.train.mode == "autoencoder":  # the target is the input, after preprocessing
+        classes, target = None, tuple(preprocessed_view(model).outputs[0].shape[1:])
+    check_targets(spec, model, classes, target)
+    return model
+
+
+def preprocessed_view(model):
+    """The model's input after its preprocessing layers (what an autoencoder reconstructs)."""
+    keras = import_keras()
+    present = [layer.name for layer in model.layers if layer.name in PREPROCESS_LAYERS]
+    output = model.get_layer(present[-1]).output if present else model.inputs[0]
+    return keras.Model(model.inputs, output, name="preprocessed")
 
 
 def _preprocess(spec: Spec, x, train_x: np.ndarray):

@@ -1,4 +1,5 @@
-"""The shape of one sample, known without loading the data, so a model can be built first."""
+"""The shape of one sample and the number of classes, known without loading the data, so a
+model can be built and checked first."""
 
 from __future__ import annotations
 
@@ -14,6 +15,26 @@ FIXED = {
     "fashion_mnist": (28, 28),
     "cifar10": (32, 32, 3),
 }
+
+
+CLASSES = {
+    "digits": 10,
+    "iris": 3,
+    "breast_cancer": 2,
+    "make_moons": 2,
+    "mnist": 10,
+    "fashion_mnist": 10,
+    "cifar10": 10,
+    "imdb": 2,
+}
+
+
+def known_classes(data: DataSpec) -> int | None:
+    """The number of classes ``data`` has, when the source alone tells (None: regression, or
+    only the files can tell)."""
+    if data.source == "make_classification":
+        return data.n_classes
+    return CLASSES.get(data.source)
 
 
 def sample_shape(data: DataSpec) -> tuple[tuple[int, ...], str] | None:

@@ -211,7 +211,7 @@ def _check_name(at: PathKey, name: str, what: str, known: list[str]) -> Iterator
         yield at, f"unknown {what} {name!r}{hint(name, known, COMMON[what])}", False
 
 
-def _loss_name(loss: Any) -> str | None:
+def loss_name(loss: Any) -> str | None:
     if isinstance(loss, dict):
         loss = loss.get("name")
     return loss if isinstance(loss, str) else None
@@ -226,9 +226,9 @@ def _check_names(data: dict) -> Iterator[Issue]:
     for at, one in losses:
         if isinstance(one, dict) and "name" not in one:
             yield at, "a loss mapping needs 'name' (e.g. {name: huber, delta: 1.0})", False
-        elif _loss_name(one):
+        elif loss_name(one):
             at = at if isinstance(one, str) else (*at, "name")
-            yield from _check_name(at, _loss_name(one), "loss", known["losses"])
+            yield from _check_name(at, loss_name(one), "loss", known["losses"])
     metrics = data.get("metrics")
     lists = metrics.items() if isinstance(metrics, dict) else [(None, metrics)]
     for output, names in lists:
@@ -266,7 +266,7 @@ def _check_optimizer(
 
 def _check_labels(spec: Spec) -> Iterator[Issue]:
     """Loss, label encoding and output activation must agree."""
-    loss = _loss_name(spec.loss)
+    loss = loss_name(spec.loss)
     one_hot = spec.data.preprocess.one_hot
     if one_hot and loss in SPARSE_LOSSES:
         yield (

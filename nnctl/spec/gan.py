@@ -13,11 +13,6 @@ from nnctl.spec.schema import ReduceOnPlateau, Spec
 Issue = tuple[PathKey, str, bool]
 
 NETWORKS = ("generator", "discriminator", "scorer")
-TAKES = {
-    "generator": "gan.latent_dim values of noise",
-    "discriminator": "samples as the data's preprocessing leaves them",
-    "scorer": "samples as the data's preprocessing leaves them",
-}
 NOT_FOR_GAN = {
     ("optimizer",): "each adversary has its own, gan.generator_optimizer and "
     "gan.discriminator_optimizer",
@@ -79,11 +74,7 @@ def check_gan(spec: Spec) -> Iterator[Issue]:
 
 
 def _check_network(spec: Spec, name: str) -> Iterator[Issue]:
-    """Inputs are the GAN's to give; graph names are checked as a model's are."""
-    network = getattr(spec.gan, name)
-    for key in ("input_shape", "inputs"):
-        if getattr(network, key) is not None:
-            yield ("gan", name, key), f"the {name} takes {TAKES[name]}; remove {key}", True
-    view = spec.model_copy(update={"model": network})
+    """Graph names are checked as a model's are, at the network's place in the spec."""
+    view = spec.model_copy(update={"model": getattr(spec.gan, name).as_model()})
     for path, message, at_key in check_graph(view):
         yield ("gan", name, *path[1:]), message, at_key

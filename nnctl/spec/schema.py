@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 from pydantic.functional_validators import BeforeValidator
@@ -388,17 +388,9 @@ class InputSpec(Section):
     dtype: Literal["float32", "int32", "string"] = Field("float32", description="element type")
 
 
-class ModelSpec(Section):
-    """A Sequential ``layers:`` list, or a graph of named ``nodes:``."""
+class NetworkSpec(Section):
+    """A Sequential ``layers:`` list or a graph of named ``nodes:``, fed by its owner."""
 
-    input_shape: list[PositiveInt | None] | None = Field(
-        None,
-        description="shape of one sample; default: taken from the data. null leaves a "
-        "dimension free (e.g. [null, 9]: sequences of any length)",
-    )
-    inputs: dict[str, InputSpec] | None = Field(
-        None, description="graph form, several inputs: name -> shape (the data has arrays by name)"
-    )
     layers: list[LayerSpec] | None = Field(
         None, min_length=1, max_length=MAX_LAYERS, description="a Sequential stack, first to last"
     )
@@ -411,7 +403,7 @@ class ModelSpec(Section):
     )
 
     @model_validator(mode="after")
-    def _one_form(self) -> ModelSpec:
+    def _one_form(self) -> NetworkSpec:
         if self.layers is None and self.nodes is None:
             raise ValueError(
                 "missing required key 'layers' (a Sequential stack) or 'nodes' (a graph)"
@@ -420,8 +412,6 @@ class ModelSpec(Section):
             raise ValueError("give either 'layers' (a stack) or 'nodes' (a graph), not both")
         if self.outputs and self.layers is not None:
             raise ValueError("'outputs' belongs to the graph form ('nodes')")
-        if self.inputs and self.layers is not None:
-            raise ValueError("'inputs' belongs to the graph form ('nodes')")
         return self
 
     @property
@@ -430,6 +420,29 @@ class ModelSpec(Section):
         if self.nodes is not None:
             return self.nodes
         return [NodeSpec.model_construct(layer=layer) for layer in self.layers]
+
+    def as_model(self) -> ModelSpec:
+        """This network as a model section whose inputs are taken from the data."""
+        return ModelSpec.model_construct(**{k: getattr(self, k) for k in NetworkSpec.model_fields})
+
+
+class ModelSpec(NetworkSpec):
+    """``model``: a network and, optionally, the shape of its inputs."""
+
+    input_shape: list[PositiveInt | None] | None = Field(
+        None,
+        description="shape of one sample; default: taken from the data. null leaves a "
+        "dimension free (e.g. [null, 9]: sequences of any length)",
+    )
+    inputs: dict[str, InputSpec] | None = Field(
+        None, description="graph form, several inputs: name -> shape (the data has arrays by name)"
+    )
+
+    @model_validator(mode="after")
+    def _inputs_in_graph(self) -> ModelSpec:
+        if self.inputs and self.layers is not None:
+            raise ValueError("'inputs' belongs to the graph form ('nodes')")
+        return self
 
 
 # ---------------------------------------------------------------------------------- optimizer
@@ -576,8 +589,21 @@ GAN_LOGS = ("d_loss", "g_loss", "real_score", "fake_score")  # logged every epoc
 GAN_QUALITY = ("confidence", "class_entropy", "classifier_score")  # with a scorer
 
 
-def _dcgan_adam() -> OptimizerSpec:
-    return OptimizerSpec(name="adam", learning_rate=2e-4, beta_1=0.5)
+ADAM_FAMILY = ("adam", "adamw", "adamax", "nadam")
+
+
+class GanOptimizerSpec(OptimizerSpec):
+    """A GAN adversary's optimizer: DCGAN's Adam (learning rate 2e-4, beta_1 0.5) by default."""
+
+    learning_rate: PositiveFinite = Field(2e-4, description="initial learning rate, > 0")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dcgan_beta_1(cls, value: Any) -> Any:
+        value = {"name": value} if isinstance(value, str) else value
+        if isinstance(value, dict) and value.get("name", "adam") in ADAM_FAMILY:
+            return {"beta_1": 0.5} | value
+        return value
 
 
 class SampleGridSpec(Section):
@@ -592,7 +618,23 @@ class SampleGridSpec(Section):
     )
 
 
-class ScorerSpec(ModelSpec):
+DCGAN_ADAM = (
+    "DCGAN's by default: adam, learning_rate 2e-4, beta_1 0.5 (beta_1 is 0.5 for any "
+    "Adam-family optimizer unless given)"
+)
+
+
+class GanNetworkSpec(NetworkSpec):
+    """A GAN's network: the GAN gives its input (noise to the generator, samples to the others)."""
+
+    REFUSED: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("input_shape", "inputs"),
+        "a GAN gives its networks their inputs: the generator gan.latent_dim values of noise, "
+        "the discriminator and scorer samples as the data's preprocessing leaves them",
+    )
+
+
+class ScorerSpec(GanNetworkSpec):
     """A classifier of the real data (layers or nodes, ending in a softmax over the classes)."""
 
     epochs: PositiveInt = Field(10, description="epochs on the real training split")
@@ -606,19 +648,21 @@ class GanSpec(Section):
     latent_dim: PositiveInt = Field(
         100, description="size of the generator's input: noise drawn from a standard normal"
     )
-    generator: ModelSpec = Field(
+    generator: GanNetworkSpec = Field(
         description="latent_dim noise -> one sample, shaped as the data after preprocessing "
         "(a graph's input is named features)"
     )
-    discriminator: ModelSpec = Field(
+    discriminator: GanNetworkSpec = Field(
         description="one sample -> one score: a logit, or a probability if the last "
         "activation is sigmoid"
     )
-    generator_optimizer: OptimizerSpec = Field(
-        default_factory=_dcgan_adam, description="default: adam, learning_rate 2e-4, beta_1 0.5"
+    generator_optimizer: GanOptimizerSpec = Field(
+        default_factory=GanOptimizerSpec,
+        description=DCGAN_ADAM,
     )
-    discriminator_optimizer: OptimizerSpec = Field(
-        default_factory=_dcgan_adam, description="default: adam, learning_rate 2e-4, beta_1 0.5"
+    discriminator_optimizer: GanOptimizerSpec = Field(
+        default_factory=GanOptimizerSpec,
+        description=DCGAN_ADAM,
     )
     label_smoothing: Rate = Field(
         0.0,

@@ -22,7 +22,7 @@ from nnctl.spec.catalog import hint, suggest
 from nnctl.spec.checks import check_raw, check_spec
 from nnctl.spec.compose import load_composed
 from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
-from nnctl.spec.schema import Spec
+from nnctl.spec.schema import MODE_ONLY_SECTIONS, MODE_SECTIONS, Spec
 
 # What a pydantic error kind expects, for the rare error whose schema field cannot be found.
 TYPE_WORDS = {
@@ -202,15 +202,19 @@ def _unknown_key(key: Any, section: PathKey, data: dict) -> str:
     source = node.get("source") if isinstance(node, dict) and "source" in allowed else None
     head = f"unknown key {format_value(key)}"
     head += f" for source {source}" if isinstance(source, str) else ""
+    refused = getattr(model, "REFUSED", {}).get(key)
+    if refused:
+        return f"{head}; {refused}"
     close = suggest(key, allowed)
     if close or not allowed:
         return head + close
-    return head + (_moved(key, section) or f"; expected one of: {', '.join(allowed)}")
+    return head + (_moved(key, section, data) or f"; expected one of: {', '.join(allowed)}")
 
 
-def _moved(key: Any, section: PathKey) -> str:
-    """Where else ``key`` is a key: ``did you mean train.epochs?`` or the sources that take it."""
-    homes = [(path, other) for path, other in _sections() if key in other.model_fields]
+def _moved(key: Any, section: PathKey, data: dict) -> str:
+    """Where else ``key`` is a key in a spec of this mode: ``did you mean train.epochs?``, or
+    the sources that take it."""
+    homes = [(path, other) for path, other in _sections(_mode(data)) if key in other.model_fields]
     paths = list(dict.fromkeys(format_path((*p, key)) for p, _ in homes if p != section))
     if paths:
         return f"; did you mean {' or '.join(paths[:2])}?"
@@ -219,16 +223,27 @@ def _moved(key: Any, section: PathKey) -> str:
     return f"; {key!r} is a key of source {', '.join(sources)}" if sources else ""
 
 
+def _mode(data: dict) -> str | None:
+    """The spec's ``train.mode`` if it names one (the default, supervised, if not given)."""
+    train = data.get("train") if isinstance(data, dict) else None
+    mode = train.get("mode", "supervised") if isinstance(train, dict) else "supervised"
+    return mode if mode in MODE_SECTIONS else None
+
+
 @cache
-def _sections() -> list[tuple[PathKey, type[BaseModel]]]:
-    """Every mapping section of the schema with its path, each class once, nearest first."""
+def _sections(mode: str | None = None) -> list[tuple[PathKey, type[BaseModel]]]:
+    """Every mapping section of the schema with its path, each class once, nearest first; with
+    a mode, only the sections a spec of that mode may have."""
     found: list[tuple[PathKey, type[BaseModel]]] = []
+    foreign = set(MODE_ONLY_SECTIONS) - set(MODE_SECTIONS[mode]) if mode else set()
     todo: list[tuple[PathKey, type[BaseModel]]] = [((), Spec)]
     while todo:
         path, model = todo.pop(0)
         if all(model is not seen for _, seen in found):
             found.append((path, model))
             for name, field in model.model_fields.items():
+                if path == () and name in foreign:
+                    continue
                 if typing.get_origin(field.annotation) is not list:
                     todo += [((*path, name), m) for m in _members(field.annotation) if _is_model(m)]
     return found

@@ -6,12 +6,9 @@ import dataclasses
 
 import numpy as np
 
+from nnctl.build.model import preprocessed_view
 from nnctl.data import Dataset, Split
-from nnctl.keras_env import import_keras
 from nnctl.spec.schema import Spec
-
-PREPROCESS_LAYERS = ("preprocess_scale", "preprocess_standardize", "preprocess_flatten",
-                     "preprocess_reshape")  # fmt: skip
 
 
 def encode(spec: Spec, dataset: Dataset, vocab=None) -> tuple[Dataset, object | None]:
@@ -40,14 +37,6 @@ def prepare(spec: Spec, dataset: Dataset, model) -> Dataset:
             parts[name] = Split(part.x, np.asarray(target, dtype=np.float32))
     return dataclasses.replace(dataset, **parts, task="reconstruction", num_classes=None,
                                class_names=None)  # fmt: skip
-
-
-def preprocessed_view(model):
-    """The model's input after its preprocessing layers (what an autoencoder reconstructs)."""
-    keras = import_keras()
-    present = [layer.name for layer in model.layers if layer.name in PREPROCESS_LAYERS]
-    output = model.get_layer(present[-1]).output if present else model.inputs[0]
-    return keras.Model(model.inputs, output, name="preprocessed")
 
 
 def mean_baseline_mse(train: Split, test: Split) -> float:

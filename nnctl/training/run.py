@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nnctl import seq2seq
 from nnctl.build import build_model, compile_model
-from nnctl.data import Dataset, count, load_dataset, rows
+from nnctl.build.targets import check_targets
+from nnctl.data import Dataset, count, labels, load_dataset, rows
 from nnctl.data.text import model_input
 from nnctl.errors import UserError
 from nnctl.evaluate import SPLITS, split_metrics
@@ -71,6 +74,8 @@ def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> di
     with run.lock():
         run.clear()
         session = _session(spec, base_dir, run)
+        if note := labels.announcement(session.dataset):
+            _say(note)
         if spec.train.mode == "gan":  # the scorer of generated samples learns the real data first
             gan.train_scorer(spec, session.model, session.dataset)
         run.write_spec(session.resolved, spec.file)
@@ -136,12 +141,16 @@ def _session(spec: Spec, base_dir: Path, run: RunDir) -> Session:
     be restored into it)."""
     set_seed(spec.seed)
     strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+    labels.check_loss(spec, strings)
     dataset, vocab = modes.encode(spec, strings)
     if spec.train.mode == "gan":  # generator and discriminator, an optimizer each
         model, dataset = gan.prepare(spec, dataset, steps_per_epoch(spec, dataset))
     else:
         model = build_model(spec, dataset.train.x, vocab.sizes if vocab else None)
         dataset = modes.prepare(spec, dataset, model)
+        y = dataset.train.y
+        target = tuple(y.shape[1:]) if isinstance(y, np.ndarray) else None
+        check_targets(spec, model, dataset.num_classes, target)
         compile_model(model, spec, steps_per_epoch(spec, dataset))
         size = spec.train.batch_size
         first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
