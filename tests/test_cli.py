@@ -59,9 +59,13 @@ def test_evaluate_json_is_one_object_matching_metrics(trained, cli):
     code, out, _ = cli("evaluate", trained, "--json")
     assert code == 0
     result = json.loads(out)
-    assert set(result) == {"loss", "accuracy"}
+    assert set(result) == {"loss", "accuracy", "classes"}
     saved = json.loads((trained / "metrics.json").read_text())["test"]
-    assert result == pytest.approx(saved, abs=1e-6)
+    assert {k: result[k] for k in saved} == pytest.approx(saved, abs=1e-6)
+    classes = result["classes"]  # per class, in class order: scores and its confusion row
+    assert list(classes) == [str(i) for i in range(10)]
+    right = sum(c["predicted"][i] for i, c in enumerate(classes.values()))
+    assert right / sum(c["samples"] for c in classes.values()) == pytest.approx(result["accuracy"])
 
 
 def test_evaluate_table_has_confusion_matrix(trained, cli):

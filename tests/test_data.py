@@ -144,7 +144,7 @@ def test_csv_float_target_is_regression(tmp_path):
 @pytest.mark.parametrize(
     ("text", "target", "message"),
     [
-        ("a,b\n1,2\n3,oops\n", "b", r"t\.csv, line 3, column 'b': 'oops' is not a number"),
+        ("a,b\n1,2\n3,oops\n", "a", r"t\.csv, line 3, column 'b': 'oops' is not a number"),
         ("a,b\n1,2\n3\n", "b", r"t\.csv, line 3: 1 fields, expected 2"),
         ("a,b\n1,2,3\n", "b", r"t\.csv, line 2: 3 fields, expected 2"),
         ("a,b\n1,2\n", "c", r"t\.csv has no column 'c'; columns: a, b"),

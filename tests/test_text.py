@@ -425,13 +425,12 @@ def test_text_flow_mistakes_are_located_when_built(data, layer, message, write_s
     assert code == 2 and message in err, err
 
 
-def test_text_csv_still_needs_numeric_labels(tmp_path, write_spec):
-    (tmp_path / "r.csv").write_text("review,label\ngood film,pos\n")
-    spec = Spec.model_validate(
-        {"name": "t", "data": {"source": "csv", "path": "r.csv", "target": "label", "text": True}}
-    )
-    with pytest.raises(UserError, match=r"line 2, column 'label': 'pos' is not a number"):
-        load_dataset(spec.data, 0.0, 0, tmp_path)
+def test_text_csv_takes_word_labels(tmp_path):  # more in test_labels.py
+    (tmp_path / "r.csv").write_text("review,label\ngood film,pos\ndull film,neg\n")
+    data = {"source": "csv", "path": "r.csv", "target": "label", "text": True, "test_split": 0}
+    spec = Spec.model_validate({"name": "t", "data": data})
+    data = load_dataset(spec.data, 0.0, 0, tmp_path)
+    assert data.class_names == ["neg", "pos"] and data.train.y.tolist() == [1, 0]
 
 
 def test_read_samples_one_text_per_line(tmp_path):

@@ -32,7 +32,7 @@ def evaluate(
     report = evaluate_run(RunDir.open(run_path), split.value)
     if as_json:
         baselines = {f"baseline_{name}": value for name, value in report.baselines.items()}
-        print(json.dumps(report.metrics | baselines))
+        print(json.dumps(report.metrics | baselines | _classes(report)))
         return
     table = Table(title=f"{run_path} · {report.split} split · {report.samples} {report.unit}")
     table.add_column("metric")
@@ -46,6 +46,19 @@ def evaluate(
         out.print(_class_table(report))
     if report.examples:
         out.print(_examples_table(report))
+
+
+def _classes(report) -> dict:
+    """Classifiers: ``{"classes": {name: {precision, recall, samples, predicted}}}``, where
+    ``predicted`` is the class's confusion-matrix row (counts per predicted class, in order)."""
+    if report.confusion is None:
+        return {}
+    rows = zip(report.class_names, report.confusion, report.precision, report.recall, strict=True)
+    classes = {
+        name: {"precision": p, "recall": r, "samples": int(n.sum()), "predicted": n.tolist()}
+        for name, n, p, r in rows
+    }
+    return {"classes": classes}
 
 
 def _examples_table(report) -> Table:

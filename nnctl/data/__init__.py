@@ -45,6 +45,7 @@ class Dataset:
     num_classes: int | None
     class_names: list[str] | None
     fingerprint: str  # sha256 over every split's arrays: changes iff the data changes
+    word_labels: str | None = None  # the targets were words (class labels): what, for messages
 
 
 def load_dataset(
@@ -90,7 +91,8 @@ def load_dataset(
         task=task,
         num_classes=len(names) if names else None,
         class_names=names,
-        fingerprint=fingerprint(parts),
+        fingerprint=fingerprint(parts, names if raw.word_labels else None),
+        word_labels=raw.word_labels,
     )
 
 

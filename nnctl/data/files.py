@@ -55,17 +55,25 @@ def read_bytes(path: Path, key: str) -> bytes:
 
 def checked(x: np.ndarray, y: np.ndarray, what: str) -> Pair:
     """Numeric, finite, matching features and targets; x as float32 (a 1-D x is one feature),
-    or, if it holds strings, as text (an object array of str)."""
+    or, if it holds strings, as text (an object array of str); y of strings: class labels."""
     for name, array in (("features", x), ("targets", y)):
-        text = name == "features" and array.dtype.kind == "U"
-        if (array.dtype.kind not in "biuf" and not text) or array.ndim == 0:
-            raise UserError(f"{what}: {name} must be an array of numbers, got {array.dtype}")
+        if (array.dtype.kind not in "biufU") or array.ndim == 0:
+            use = "text" if name == "features" else "class labels"
+            raise UserError(
+                f"{what}: {name} must be an array of numbers or of strings ({use}), "
+                f"got {array.dtype}"
+            )
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise UserError(f"{what}: {name} contain NaN or infinite values; clean the data first")
     if len(x) != len(y):
         raise UserError(f"{what}: {len(x)} feature rows but {len(y)} targets; they must match")
     x = x.astype(object if x.dtype.kind == "U" else np.float32)
-    return (x[:, None] if x.ndim == 1 else x), (y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y)
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.dtype.kind == "U" and y.ndim != 1:
+        raise UserError(
+            f"{what}: targets of strings are class labels, one per sample; got shape {y.shape}"
+        )
+    return (x[:, None] if x.ndim == 1 else x), y
 
 
 def file_raw(train: Pair, test: Pair | None, what: str) -> Raw:
@@ -75,12 +83,14 @@ def file_raw(train: Pair, test: Pair | None, what: str) -> Raw:
         test = checked(*test, what)
         if test[0].shape[1:] != train[0].shape[1:] or test[1].shape[1:] != train[1].shape[1:]:
             raise UserError(f"{what}: the test arrays' sample shapes differ from the training ones")
-    return Raw(*train, test=test)
+    words = train[1].dtype.kind == "U" or (test is not None and test[1].dtype.kind == "U")
+    return Raw(*train, test=test, word_labels="the targets are strings" if words else None)
 
 
 # ---------------------------------------------------------------------------------------- csv
 def load_csv(spec, base_dir: Path, key: str) -> Raw:
-    """Numeric columns of a CSV file: the target column and the feature columns."""
+    """Numeric feature columns (or text ones) of a CSV file, and the target column: numbers, or
+    words if any value is not a number (class labels, numbers among them read as words too)."""
     path = resolve(spec.path, base_dir, f"{key}.path")
     if len(spec.delimiter) != 1:
         raise UserError(f"{key}.delimiter: must be one character, got {spec.delimiter!r}")
@@ -96,18 +106,56 @@ def load_csv(spec, base_dir: Path, key: str) -> Raw:
         features = [_column(c, names, width, path, f"{key}.features") for c in spec.features]
     if not features or target in features:
         raise UserError(f"{key}.features: give feature columns that do not include the target")
+    what = f"{key}.path: {path}"
+    _check_widths(rows, width, what)
+    y, words = _target(rows, target, names, path, what)
     if getattr(spec, "text", False):
-        return _text_columns(rows, features, target, width, names, f"{key}.path: {path}")
-    table = _numbers(rows, [*features, target], width, names, f"{key}.path: {path}")
-    return file_raw((table[:, :-1], table[:, -1]), None, f"{key}.path: {path}")
+        return Raw(_text_columns(rows, features), y, word_labels=words)
+    raw = file_raw((_numbers(rows, features, names, what), y), None, what)
+    raw.word_labels = words
+    return raw
 
 
-def _text_columns(rows, features: list[int], target: int, width: int, names, what: str) -> Raw:
-    """``text: true``: the feature columns as strings, the target as numbers."""
+def _text_columns(rows, features: list[int]) -> np.ndarray:
+    """``text: true``: the feature columns as strings."""
     from nnctl.data.text import texts
 
-    y = _numbers(rows, [target], width, names, what)[:, 0]  # also checks every row's width
-    return Raw(texts([[row[c] for c in features] for _, row in rows]), y)
+    return texts([[row[c] for c in features] for _, row in rows])
+
+
+def _target(rows, target: int, names, path: Path, what: str) -> tuple[np.ndarray, str | None]:
+    """The target column as float64 numbers; or, if any value is not a number, as stripped
+    words (class labels), with a note saying so (the first word and its line, when the other
+    values are numbers). An empty value is an error naming its line."""
+    column = repr(names[target]) if names else str(target)
+    values = [row[target].strip() for _, row in rows]
+    for (line, _), value in zip(rows, values, strict=True):
+        if not value:
+            raise UserError(
+                f"{what}, line {line}, column {column}: the target is empty; every row needs a "
+                "number or a class label"
+            )
+    numeric = [_is_number(v) for v in values]
+    if all(numeric):
+        return np.array([float(v) for v in values]), None
+    note = f"column {column} of {path.name} holds words"
+    if any(numeric):
+        first = numeric.index(False)
+        note += f" ({values[first]!r}, line {rows[first][0]}) among numbers"
+    return np.array(values), note
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def _check_widths(rows, width: int, what: str) -> None:
+    for line, row in rows:
+        if len(row) != width:
+            raise UserError(f"{what}, line {line}: {len(row)} fields, expected {width}")
 
 
 def _csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]]]:
@@ -138,12 +186,11 @@ def _column(column: str | int, names: list[str] | None, width: int, path: Path, 
     return column
 
 
-def _numbers(rows, columns: list[int], width: int, names, what: str) -> np.ndarray:
-    """The chosen columns as float64; a short row or a non-number names its line and column."""
+def _numbers(rows, columns: list[int], names, what: str) -> np.ndarray:
+    """The chosen columns as float64 (rows of ``_check_widths``' width); a non-number names its
+    line and column."""
     table = np.empty((len(rows), len(columns)))
     for i, (line, row) in enumerate(rows):
-        if len(row) != width:
-            raise UserError(f"{what}, line {line}: {len(row)} fields, expected {width}")
         for j, c in enumerate(columns):
             try:
                 value = float(row[c])

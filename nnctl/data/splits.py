@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,17 +44,18 @@ class Raw:
     task: str | None = None
     class_names: list[str] | None = None
     ordered: bool = False  # a time series: hold out the latest samples, never shuffle splits
+    word_labels: str | None = None  # targets read as words (class labels): what, for messages
 
 
 def infer_task(y: np.ndarray) -> str:
-    """Classification if ``y`` is one label per sample, integer-valued, else regression.
+    """Classification if ``y`` is one label per sample, integer-valued or a word, else regression.
 
     Integer-valued: an integer or bool dtype, or floats that are all whole numbers with at most
     ``MAX_CLASSES`` distinct values. Targets with several columns are always regression.
     """
     if y.ndim != 1:
         return "regression"
-    if y.dtype.kind in "iub":
+    if y.dtype.kind in "iubU":
         return "classification"
     if y.size and np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES:
         return "classification"
@@ -65,35 +67,62 @@ def label_classes(raw: Raw) -> tuple[str, np.ndarray | None, list[str] | None]:
     if isinstance(raw.y, dict) or isinstance(raw.x, dict):
         return MULTIPLE, None, None
     ys = [raw.y] if raw.test is None else [raw.y, raw.test[1]]
+    if len({y.dtype.kind == "U" for y in ys}) > 1:  # NumPy would join them as strings
+        raise UserError(
+            "data: the training targets and the test targets must both be numbers or both be "
+            "words (class labels); one set is words and the other numbers"
+        )
     task = raw.task or infer_task(np.concatenate(ys))
     if task in ("regression", "seq2seq"):
         return task, None, None
     if raw.class_names is not None:
         return task, np.arange(len(raw.class_names)), raw.class_names
     classes = np.unique(np.concatenate(ys))
+    if classes.dtype.kind == "U":
+        return task, classes, _word_classes(classes)
     names = [str(int(v)) if float(v).is_integer() else str(v) for v in classes]
     return task, classes, names
 
 
+def _word_classes(classes: np.ndarray) -> list[str]:
+    """Class names of targets given as words: the words, refused when empty or too many."""
+    if "" in classes:
+        raise UserError("data: a target is empty; every sample needs a class label")
+    if len(classes) > MAX_CLASSES:
+        raise UserError(
+            f"data: the targets are {len(classes)} different words, more than {MAX_CLASSES} "
+            "classes; check that the target names the column of class labels"
+        )
+    return [str(c) for c in classes]
+
+
 def encode_targets(y: Arrays, classes: np.ndarray | None, where: str) -> Arrays:
-    """Regression targets as float32; class labels as int64 indices into ``classes``; strings
-    (seq2seq outputs) as they are."""
+    """Regression targets as float32; class labels (numbers or words) as int64 indices into
+    ``classes``; strings without classes (seq2seq outputs) as they are."""
     if isinstance(y, dict):  # named targets: integer labels as int64, the rest as float32
         return {
             k: v.astype(np.int64 if v.dtype.kind in "biu" else np.float32) for k, v in y.items()
         }
-    if y.dtype.kind in "US":
+    if y.dtype.kind in "US" and classes is None:
         return y
     if classes is None:
         return y.astype(np.float32)
     if y.ndim != 1:
         raise UserError(f"{where}: expected one class label per sample, got shape {y.shape}")
+    if (y.dtype.kind == "U") != (classes.dtype.kind == "U"):
+        given, trained = ("words", "numbers") if y.dtype.kind == "U" else ("numbers", "words")
+        raise UserError(
+            f"{where}: the class labels here are {given} but the training data's are {trained} "
+            f"({', '.join(str(c) for c in classes[:5])}); give data with the same class labels"
+        )
     index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
     unknown = np.unique(y[classes[index] != y])
     if unknown.size:
+        show = (lambda v: repr(str(v))) if y.dtype.kind == "U" else str
+        known = f" ({', '.join(map(show, classes[:10]))})" if y.dtype.kind == "U" else ""
         raise UserError(
-            f"{where}: labels {', '.join(str(v) for v in unknown[:5])} are not among the "
-            "training data's classes; give data with the same class labels"
+            f"{where}: labels {', '.join(show(v) for v in unknown[:5])} are not among the "
+            f"training data's classes{known}; give data with the same class labels"
         )
     return index.astype(np.int64)
 
@@ -148,9 +177,12 @@ def one_hot(y: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[y]
 
 
-def fingerprint(parts: dict[str, Pair | None]) -> str:
-    """sha256 over each split's arrays: name, dtype, shape and bytes."""
+def fingerprint(parts: dict[str, Pair | None], words: list[str] | None = None) -> str:
+    """sha256 over each split's arrays: name, dtype, shape and bytes; and over ``words``, the
+    class names of labels given as words (encoded, the labels keep only their order)."""
     digest = hashlib.sha256()
+    if words is not None:
+        digest.update(f"classes:{json.dumps(words)};".encode())
     for name, pair in parts.items():
         digest.update(f"{name}:{pair is not None};".encode())
         arrays = [a for part in pair or () for a in _named(part)]
