@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nnctl.build.optimizer import make_optimizer
-from nnctl.errors import Interrupted, UserError
+from nnctl.errors import Interrupted
 from nnctl.keras_env import set_seed
 from nnctl.rl import env as envs
 from nnctl.rl import play
@@ -29,26 +29,16 @@ from nnctl.rl.agent import build_agent
 from nnctl.rl.returns import EPSILON, discounted, gae, standardized
 from nnctl.rundir import (
     CHECKPOINTS,
-    CURVES,
     HISTORY,
     LOGS,
-    METRICS,
-    MODEL,
-    RUN_INFO,
     RunDir,
-    atomic_path,
-    environment,
-    now,
-    write_json,
     write_text,
 )
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
-from nnctl.training import checkpoint
 from nnctl.training.loop import check_finite
-from nnctl.training.run import _as_today, _resumed_info, spec_changes
 from nnctl.training.signals import interruptible
-from nnctl.training.state import Checkpointer, TrainState, restore
+from nnctl.training.state import Checkpointer, TrainState
 
 ADVICE_AGENT = "set agent.normalize_advantages"  # what else to try when training diverges
 
@@ -66,7 +56,8 @@ class Segment:
 
 
 class Agent:
-    """The network, its optimizer and environment, and the compiled act and learn steps."""
+    """The network, its optimizer and environment, and the compiled act and learn steps: the
+    actor-critic mode's trainer for ``nnctl.training.run``."""
 
     def __init__(self, spec: Spec, run: RunDir):
         set_seed(spec.seed)
@@ -82,6 +73,44 @@ class Agent:
         self.checkpointer = Checkpointer(run.file(CHECKPOINTS), self.model, {}, keep, extra)
         self.act = play.policy_and_value(spec, self.model)
         self.learn = self._learn_step()
+
+    @property
+    def total(self) -> int:
+        return self.settings.episodes
+
+    def identity(self) -> dict[str, Any]:
+        """What run.json records of the environment; the policy's classes are its actions."""
+        actions = [str(a) for a in range(int(self.env.action_space.n))]
+        return {"env": play.environment_id(self.spec), "task": "policy", "class_names": actions}
+
+    def changes(self, meta: dict) -> list[str]:
+        """Whether the environment differs from the checkpoint's."""
+        old, new = meta.get("environment"), play.environment_id(self.spec)
+        return [] if old == new else [f"environment: {old} -> {new}"]
+
+    def begin(self) -> None:
+        """Nothing to do before the first episode."""
+
+    def position(self, state: TrainState) -> str:
+        return f"after episode {state.epoch}"
+
+    def advance(self, state: TrainState, quiet: bool) -> TrainState:
+        """Play and learn from ``state`` to the last episode, or until solved."""
+        write_text(self.run.file(HISTORY), history_csv(state.history))
+        return _episodes(self, state, quiet)
+
+    def conclude(self, state: TrainState) -> tuple[dict[str, Any], dict[str, Any]]:
+        """How training went, and the trained policy's evaluation episodes."""
+        running = _last(state.history, "running_reward")
+        trained = {"episodes": state.epoch, "running_reward": running}
+        if state.stopped:
+            trained["solved_at_episode"] = state.epoch
+        metrics = {"train": trained, "evaluation": play.evaluate(self.spec, self.model)}
+        solved = trained.get("solved_at_episode")
+        return metrics, {"episodes": state.epoch, "solved_at_episode": solved}
+
+    def plot(self, state: TrainState, target: Path) -> None:
+        plot_episodes(state.history, self.settings.solved_at, target)
 
     def _learn_step(self):
         """One gradient step on a segment: (observations, actions, targets, advantages) ->
@@ -158,105 +187,6 @@ class Agent:
             advantages.astype("float32"),
         )
         return np.array([float(r) for r in results])
-
-
-def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> dict[str, Any]:
-    """Train the spec's agent into a new run directory; return its metrics."""
-    started = now()
-    with run.lock():
-        run.clear()
-        agent = Agent(spec, run)
-        run.write_spec(agent.resolved, spec.file)
-        info = {
-            "spec": spec.file,
-            "seed": spec.seed,
-            "started": started,
-            "env": play.environment_id(spec),
-            "task": "policy",
-            "class_names": [str(a) for a in range(int(agent.env.action_space.n))],
-            "environment": environment(),
-        }
-        write_json(run.file(RUN_INFO), info)
-        agent.checkpointer.save(TrainState())
-        return _finish(agent, TrainState(), info, quiet)
-
-
-def resume(
-    spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False, force: bool = False
-) -> dict[str, Any]:
-    """Continue from the newest intact checkpoint (an episode boundary); refuse a changed spec
-    or environment unless ``force``."""
-    if not run.path.is_dir():
-        raise UserError(f"{run.path}: no such run directory")
-    with run.lock():
-        directory = run.file(CHECKPOINTS)
-        checkpoint.clean(directory)
-        latest = checkpoint.latest(directory)
-        arrays, meta = checkpoint.read(latest)
-        agent = Agent(spec, run)
-        changes = spec_changes(_as_today(meta["spec"]), agent.resolved)
-        if meta.get("environment") != play.environment_id(spec):
-            changes.append(f"environment: {meta.get('environment')} -> {play.environment_id(spec)}")
-        if changes and not force:
-            listed = "\n  ".join(changes)
-            raise UserError(
-                f"{run.path}: changed since checkpoint {latest.name}:\n  {listed}\n"
-                "Resume anyway with --force, or train into a new run directory."
-            )
-        state = restore(agent.model, {}, arrays, meta)
-        agent.checkpointer.pinned = agent.checkpointer.last = latest
-        if not changes and _finished(run, state, spec):
-            _say(f"{run.path}: training had already finished; nothing to resume")
-            return read_metrics(run)
-        if changes:
-            run.write_spec(agent.resolved, spec.file)
-        _say(f"resuming {run.path} from {latest.name} (after episode {state.epoch})")
-        return _finish(agent, state, _resumed_info(run, latest.name, changes), quiet)
-
-
-def read_metrics(run: RunDir) -> dict[str, Any]:
-    import json
-
-    return json.loads(run.file(METRICS).read_text())
-
-
-def _finished(run: RunDir, state: TrainState, spec: Spec) -> bool:
-    if state.epoch < spec.agent.episodes and not state.stopped:
-        return False
-    try:
-        RunDir.open(run.path)
-    except UserError:
-        return False
-    return True
-
-
-def _finish(agent: Agent, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:
-    """Play and learn from ``state`` to the end; write model, metrics and curves, and seal."""
-    clock = time.perf_counter()
-    spec, run, model = agent.spec, agent.run, agent.model
-    run.unseal()
-    write_text(run.file(HISTORY), history_csv(state.history))
-    state = _episodes(agent, state, quiet)
-    pause_point("finalize")
-    with atomic_path(run.file(MODEL)) as tmp:
-        model.save(tmp)
-    history = state.history
-    trained = {"episodes": state.epoch, "running_reward": _last(history, "running_reward")}
-    if state.stopped:
-        trained["solved_at_episode"] = state.epoch
-    metrics = {"train": trained, "evaluation": play.evaluate(spec, model)}
-    write_json(run.file(METRICS), metrics)
-    with atomic_path(run.file(CURVES)) as tmp:
-        plot_episodes(history, spec.agent.solved_at, tmp)
-    info |= {
-        "finished": now(),
-        "seconds": round(time.perf_counter() - clock, 2),
-        "episodes": state.epoch,
-        "solved_at_episode": trained.get("solved_at_episode"),
-    }
-    write_json(run.file(RUN_INFO), info)
-    run.seal()
-    return metrics
 
 
 def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
@@ -389,7 +319,3 @@ class EpisodeProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,150 @@
+"""The trainer of the modes that learn from a dataset (supervised, autoencoder, seq2seq, gan):
+data -> compiled model -> the checkpointed epoch loop -> metrics per split.
+
+``nnctl.training.run`` drives it through a run directory's lifecycle.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnctl import seq2seq
+from nnctl.build import build_model, compile_model
+from nnctl.build.targets import check_targets
+from nnctl.data import Dataset, count, labels, load_dataset, rows
+from nnctl.data.text import model_input
+from nnctl.evaluate import SPLITS, split_metrics
+from nnctl.keras_env import set_seed
+from nnctl.rundir import CHECKPOINTS, HISTORY, VOCABULARIES, RunDir, write_text
+from nnctl.spec.schema import Spec
+from nnctl.training import gan, modes
+from nnctl.training.callbacks import history_csv, spec_callbacks
+from nnctl.training.curves import plot_curves
+from nnctl.training.state import Checkpointer, TrainState
+from nnctl.training.supervised import checkpoint_options, make_loop, steps_per_epoch
+
+PATH_KEYS = ("path", "target_path", "images", "labels", "test_images", "test_labels")
+
+
+@dataclass
+class Session:
+    """What one training process works with."""
+
+    spec: Spec
+    run: RunDir
+    dataset: Dataset
+    model: Any
+    resolved: dict[str, Any]  # the spec as the run directory stores it
+    checkpointer: Checkpointer
+    vocab: Any = None  # seq2seq: the vocabularies the model's token ids come from
+    strings: Dataset | None = None  # the data before encoding (seq2seq: the strings)
+
+    @classmethod
+    def create(cls, spec: Spec, base_dir: Path, run: RunDir) -> Session:
+        """Seed, data, and the compiled model with every variable created (so a checkpoint can
+        be restored into it)."""
+        set_seed(spec.seed)
+        strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        labels.check_loss(spec, strings)
+        dataset, vocab = modes.encode(spec, strings)
+        if spec.train.mode == "gan":  # generator and discriminator, an optimizer each
+            model, dataset = gan.prepare(spec, dataset, steps_per_epoch(spec, dataset))
+        else:
+            model = build_model(spec, dataset.train.x, vocab.sizes if vocab else None)
+            dataset = modes.prepare(spec, dataset, model)
+            y = dataset.train.y
+            target = tuple(y.shape[1:]) if isinstance(y, np.ndarray) else None
+            check_targets(spec, model, dataset.num_classes, target)
+            compile_model(model, spec, steps_per_epoch(spec, dataset))
+            size = spec.train.batch_size
+            first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
+            first = (model_input(first[0]), *first[1:])  # text as string tensors
+            model._symbolic_build(data_batch=first)
+        resolved = absolute_paths(spec.resolved(), base_dir)
+        extra = {"spec": resolved, "data_fingerprint": dataset.fingerprint}
+        keep = checkpoint_options(spec)[1]
+        callbacks = spec_callbacks(spec)
+        checkpointer = Checkpointer(run.file(CHECKPOINTS), model, callbacks, keep, extra)
+        return cls(spec, run, dataset, model, resolved, checkpointer, vocab, strings)
+
+    @property
+    def total(self) -> int:
+        return self.spec.train.epochs
+
+    def identity(self) -> dict[str, Any]:
+        """What run.json records of the data."""
+        dataset = self.dataset
+        return {
+            "data_fingerprint": dataset.fingerprint,
+            "task": dataset.task,
+            "class_names": dataset.class_names,
+        }
+
+    def changes(self, meta: dict) -> list[str]:
+        """Whether the data differs from the checkpoint's."""
+        old, new = meta["data_fingerprint"], self.dataset.fingerprint
+        if old == new:
+            return []
+        return [f"data fingerprint: {old[:16]}... -> {new[:16]}... (the data changed)"]
+
+    def begin(self) -> None:
+        """Before a fresh run's first step: name classes read from words; a GAN's scorer of
+        generated samples learns the real data."""
+        if note := labels.announcement(self.dataset):
+            print(note, file=sys.stderr, flush=True)
+        if self.spec.train.mode == "gan":
+            gan.train_scorer(self.spec, self.model, self.dataset)
+
+    def position(self, state: TrainState) -> str:
+        epochs = self.total
+        if state.stopped or state.epoch >= epochs:
+            return "training had ended; writing its final artifacts"
+        if state.step:
+            return f"epoch {state.epoch + 1} of {epochs}, after batch {state.step}"
+        return f"after epoch {state.epoch} of {epochs}"
+
+    def advance(self, state: TrainState, quiet: bool) -> TrainState:
+        """Train from ``state`` to the last epoch (or early stopping)."""
+        spec, run, model, dataset = self.spec, self.run, self.model, self.dataset
+        if state.history:  # a resumed run's history is the checkpoint's, whatever was written
+            write_text(run.file(HISTORY), history_csv(state.history))
+        extra = gan.callbacks(spec, model, dataset, run.path) if spec.train.mode == "gan" else []
+        loop = make_loop(spec, dataset, model, run, self.checkpointer, quiet=quiet, extra=extra)
+        return loop.run(state)
+
+    def conclude(self, state: TrainState) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Metrics per split (seq2seq: with exact match, and its vocabularies written), and
+        what run.json adds."""
+        model, dataset = self.model, self.dataset
+        metrics = {
+            name: split_metrics(model, part, self.spec.train.batch_size)
+            for name in SPLITS
+            if (part := getattr(dataset, name)) is not None and count(part.x)
+        }
+        if self.vocab is not None:
+            write_text(self.run.file(VOCABULARIES), self.vocab.to_json())
+            decode = seq2seq.decoder(model, self.vocab)
+            for name, figures in metrics.items():
+                part = getattr(self.strings, name)
+                figures["exact_match"] = seq2seq.exact_match(decode, self.vocab, part)
+        return metrics, {"epochs": state.epoch}
+
+    def plot(self, state: TrainState, target: Path) -> None:
+        plot_curves(state.history, target)
+
+
+def absolute_paths(resolved: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Data file paths made absolute, so the run directory's spec works from anywhere."""
+    sections = [resolved["data"], resolved["train"].get("validation")]
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        for key in PATH_KEYS:
+            if section.get(key):
+                section[key] = str((base_dir / Path(section[key]).expanduser()).resolve())
+    return resolved
