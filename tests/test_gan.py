@@ -346,6 +346,15 @@ def test_a_gan_network_takes_no_input_shape(write_spec, cli):
     assert "gan.generator.input_shape: unknown key 'input_shape'; a GAN gives its networks" in err
 
 
+def test_a_diverging_gan_says_which_optimizers_to_tame(write_spec, cli, tmp_path, monkeypatch):
+    """The advice names the GAN's own optimizers (a GAN has no top-level optimizer)."""
+    monkeypatch.setenv("NNCTL_TEST_NAN_AT", "train:1:2")
+    text = _replace("    epochs: 20\n", "    epochs: 1\n")
+    code, _, err = cli("train", write_spec(text), "--out", tmp_path / "run", "-q")
+    assert code == 2 and "training diverged:" in err and "at epoch 1, batch 2" in err, err
+    assert "Lower gan.generator_optimizer.learning_rate and gan.discriminator_optimizer" in err
+
+
 def test_sigmoid_discriminator_outputs_are_probabilities(write_spec):
     from nnctl.build import build_placeholder
     from nnctl.spec.validate import load_spec

@@ -36,11 +36,9 @@ from nnctl.rundir import (
 )
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
-from nnctl.training.loop import check_finite
+from nnctl.training.loop import check_finite, divergence_advice
 from nnctl.training.signals import interruptible
 from nnctl.training.state import Checkpointer, TrainState
-
-ADVICE_AGENT = "set agent.normalize_advantages"  # what else to try when training diverges
 
 COLUMNS = ("return", "running_reward", "steps", "loss", "actor_loss", "critic_loss", "entropy")
 
@@ -198,9 +196,8 @@ def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
         try:
             while state.epoch < settings.episodes and not state.stopped:
                 logs = agent.episode(state.epoch)
-                check_finite(
-                    logs, f"in episode {state.epoch + 1}", agent.checkpointer, ADVICE_AGENT
-                )
+                where = f"in episode {state.epoch + 1}"
+                check_finite(logs, where, agent.checkpointer, divergence_advice("actor_critic"))
                 _record(state, logs, settings)
                 _summarize(writer, state.epoch, logs)
                 progress.update(state.epoch, logs)

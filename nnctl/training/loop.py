@@ -64,6 +64,7 @@ class Loop:
         epochs: int,
         checkpointer: Checkpointer,
         every_steps: int | None,
+        advice: str,
     ):
         keras = import_keras()
         import tensorflow as tf
@@ -74,7 +75,7 @@ class Loop:
             [*callbacks, self.recorder], model=model, epochs=epochs, steps=batches.steps
         )
         self.run_dir, self.epochs, self.checkpointer = run, epochs, checkpointer
-        self.every_steps = every_steps
+        self.every_steps, self.advice = every_steps, advice
         self.train_step = tf.function(model.train_step, reduce_retracing=True)
         self.stop = Stop()
 
@@ -117,7 +118,8 @@ class Loop:
         self.callbacks.on_train_batch_begin(step)
         logs = {name: float(v) for name, v in self.train_step((x, y, weights)).items()}
         state.step, state.global_step = step + 1, state.global_step + 1
-        check_finite(logs, f"at epoch {state.epoch + 1}, batch {step + 1}", self.checkpointer)
+        where = f"at epoch {state.epoch + 1}, batch {step + 1}"
+        check_finite(logs, where, self.checkpointer, self.advice)
         self.callbacks.on_train_batch_end(step, logs)
         pause_point("step", until=self._signalled)
         mid_epoch = state.step < self.batches.steps
@@ -136,7 +138,8 @@ class Loop:
                 x, self.validation.y, batch_size=self.batches.size, verbose=0, return_dict=True
             )
             validation = {f"val_{name}": float(v) for name, v in results.items()}
-            check_finite(validation, f"at epoch {epoch + 1} (validation)", self.checkpointer)
+            where = f"at epoch {epoch + 1} (validation)"
+            check_finite(validation, where, self.checkpointer, self.advice)
             logs |= validation
         return logs
 
@@ -163,15 +166,20 @@ class _Recorder(import_keras().callbacks.Callback):
         self.logs = dict(logs or {})
 
 
-ADVICE = "Lower optimizer.learning_rate, add gradient clipping (optimizer.clipnorm) or "
+def divergence_advice(mode: str) -> str:
+    """What to try when training of ``train.mode`` diverges."""
+    if mode == "gan":
+        return (
+            "Lower gan.generator_optimizer.learning_rate and "
+            "gan.discriminator_optimizer.learning_rate, or clip their gradients (clipnorm)"
+        )
+    lower = "Lower optimizer.learning_rate, add gradient clipping (optimizer.clipnorm) or "
+    if mode == "actor_critic":
+        return lower + "set agent.normalize_advantages"
+    return lower + "standardize the data"
 
 
-def check_finite(
-    logs: dict[str, float],
-    where: str,
-    checkpointer: Checkpointer,
-    advice: str = "standardize the data",
-) -> None:
+def check_finite(logs: dict[str, float], where: str, checkpointer: Checkpointer, advice: str):
     """Stop at once on a non-finite loss or metric; the last checkpoint stays as it was."""
     bad = {name: value for name, value in logs.items() if not math.isfinite(value)}
     if not bad:
@@ -179,4 +187,4 @@ def check_finite(
     values = ", ".join(f"{name} became {value}" for name, value in bad.items())
     last = checkpointer.last
     kept = f"; the last good checkpoint, {last.path}, is intact" if last else ""
-    raise UserError(f"training diverged: {values} {where}{kept}. {ADVICE}{advice}.")
+    raise UserError(f"training diverged: {values} {where}{kept}. {advice}.")

@@ -11,7 +11,7 @@ from nnctl.data import Dataset, count
 from nnctl.rundir import RunDir
 from nnctl.spec.schema import Spec
 from nnctl.training.callbacks import run_callbacks
-from nnctl.training.loop import Batches, Loop
+from nnctl.training.loop import Batches, Loop, divergence_advice
 from nnctl.training.progress import PlainProgress, RichProgress
 from nnctl.training.state import Checkpointer
 
@@ -60,6 +60,7 @@ def make_loop(
         epochs=spec.train.epochs,
         checkpointer=checkpointer,
         every_steps=checkpoint_options(spec)[0],
+        advice=divergence_advice(spec.train.mode),
     )
 
 
