@@ -258,3 +258,58 @@ def test_a_loss_that_cannot_take_word_labels_is_located(tmp_path, loss, message)
     code, err = train(tmp_path, spec)
     assert code == 2 and message in err, err
     assert "spec.yaml:9:" in err and "Traceback" not in err  # the line of `loss:`
+
+
+# ---------------------------------------------------------------------------- class weights
+def weights_for(tmp_path, class_weight) -> dict[int, float] | None:
+    """The class weights training would use for iris (species names) with ``class_weight``."""
+    from nnctl.training.supervised import class_weights
+
+    write_iris(tmp_path / "iris.csv")
+    spec = Spec.model_validate(
+        {
+            "name": "t",
+            "data": {"source": "csv", "path": "iris.csv", "target": "species"},
+            "train": {"class_weight": class_weight},
+        }  # fmt: skip
+    )
+    dataset = load_dataset(spec.data, 0.0, 0, tmp_path)
+    return class_weights(spec, dataset)
+
+
+def test_class_weights_by_name_or_index(tmp_path):
+    assert weights_for(tmp_path, {"virginica": 3.0, 0: 0.5}) == {2: 3.0, 0: 0.5}
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (
+            {"virginca": 2.0},
+            "no class 'virginca': the data has 3 classes (0-2: setosa, "
+            "versicolor, virginica); did you mean 'virginica'?",
+        ),  # fmt: skip
+        ({3: 2.0}, "no class index 3: the data has 3 classes"),
+    ],
+)
+def test_a_class_weight_for_a_missing_class_is_located(tmp_path, weights, message):
+    key = next(iter(weights))
+    spec_text = IRIS.replace("train: {", f"train: {{class_weight: {{{key}: 2.0}}, ")
+    write_iris(tmp_path / "iris.csv")
+    code, err = train(tmp_path, spec_text)
+    assert code == 2 and "Traceback" not in err
+    path = f"[{key}]" if isinstance(key, int) else f".{key}"
+    assert f": error: train.class_weight{path}: {message}" in err and "spec.yaml:12:" in err, err
+
+
+def test_class_weights_need_classes(write_spec, cli, tmp_path):
+    text = """
+    name: r
+    data: {source: make_regression, n_samples: 40}
+    model: {layers: [Dense: 1]}
+    loss: mse
+    train: {class_weight: balanced}
+    """
+    code, _, err = cli("train", write_spec(text), "--out", tmp_path / "run")
+    assert code == 2
+    assert "train.class_weight: class weights need class labels, but the targets are not" in err

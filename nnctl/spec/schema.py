@@ -564,8 +564,10 @@ class TrainSpec(Section):
     )
     shuffle: bool = Field(True, description="reshuffle the training split every epoch")
     early_stopping: EarlyStopping | None = Field(None, description="stop when monitor stalls")
-    class_weight: dict[int, PositiveFinite] | Literal["balanced"] | None = Field(
-        None, description="loss weight per class index, or balanced (inverse frequency)"
+    class_weight: dict[int | str, PositiveFinite] | Literal["balanced"] | None = Field(
+        None,
+        description="loss weight per class, by index (0, 1, ...) or name (the label as the data "
+        "writes it); or balanced (inverse frequency)",
     )
     checkpoint: CheckpointSpec = Field(
         default_factory=CheckpointSpec, description="checkpoints in RUN/checkpoints"

@@ -140,7 +140,7 @@ def _describe(error: dict, data: dict) -> tuple[PathKey, str, bool]:
 
 
 def _bad_key(path: PathKey, key: Any, data: dict) -> str:
-    """A mapping key of the wrong type, e.g. ``class_weight: {a: 1}`` where keys are integers."""
+    """A mapping key of the wrong type (a list where a name or an index is expected)."""
     annotation, _ = _field_at(path[:-1], data)
     dicts = [m for m in _members(annotation) if typing.get_origin(m) is dict]
     expected = _expected(typing.get_args(dicts[0])[0], []) if dicts else None

@@ -26,7 +26,12 @@ from nnctl.training import gan, modes
 from nnctl.training.callbacks import history_csv, spec_callbacks
 from nnctl.training.curves import plot_curves
 from nnctl.training.state import Checkpointer, TrainState
-from nnctl.training.supervised import checkpoint_options, make_loop, steps_per_epoch
+from nnctl.training.supervised import (
+    checkpoint_options,
+    class_weights,
+    make_loop,
+    steps_per_epoch,
+)
 
 PATH_KEYS = ("path", "target_path", "images", "labels", "test_images", "test_labels")
 
@@ -65,6 +70,7 @@ class Session:
             first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
             first = (model_input(first[0]), *first[1:])  # text as string tensors
             model._symbolic_build(data_batch=first)
+            class_weights(spec, dataset)  # refuses classes the data does not have, before any step
         resolved = absolute_paths(spec.resolved(), base_dir)
         extra = {"spec": resolved, "data_fingerprint": dataset.fingerprint}
         keep = checkpoint_options(spec)[1]

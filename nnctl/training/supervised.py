@@ -9,6 +9,7 @@ import numpy as np
 
 from nnctl.data import Dataset, count
 from nnctl.rundir import RunDir
+from nnctl.spec.catalog import suggest
 from nnctl.spec.schema import Spec
 from nnctl.training.callbacks import run_callbacks
 from nnctl.training.loop import Batches, Loop, divergence_advice
@@ -83,15 +84,33 @@ def sample_weights(spec: Spec, dataset: Dataset) -> np.ndarray | None:
 
 
 def class_weights(spec: Spec, dataset: Dataset) -> dict[int, float] | None:
-    """The spec's class weights; ``balanced`` weighs classes inversely to their frequency."""
+    """The spec's class weights by class index: keys are class indices or class names (the
+    labels as the data writes them); ``balanced`` weighs classes inversely to their frequency."""
     weights = spec.train.class_weight
+    if weights is None:
+        return None
+    names = dataset.class_names
+    if names is None or dataset.task != "classification":
+        message = "class weights need class labels, but the targets are not classes"
+        raise spec.error(("train", "class_weight"), f"{message} (task: {dataset.task})")
     if weights != "balanced":
-        return weights
+        return {_class_index(spec, key, names): weight for key, weight in weights.items()}
     labels = _labels(dataset.train.y)
     counts = np.bincount(labels, minlength=dataset.num_classes or 0)
     present = counts > 0
     total, k = counts.sum(), present.sum()
     return {int(c): float(total / (k * counts[c])) for c in np.flatnonzero(present)}
+
+
+def _class_index(spec: Spec, key: int | str, names: list[str]) -> int:
+    if isinstance(key, int) and 0 <= key < len(names):
+        return key
+    if isinstance(key, str) and key in names:
+        return names.index(key)
+    shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    what = f"class index {key}" if isinstance(key, int) else f"class {key!r}"
+    message = f"no {what}: the data has {len(names)} classes (0-{len(names) - 1}: {shown})"
+    raise spec.error(("train", "class_weight", key), message + suggest(str(key), names))
 
 
 def _labels(y: np.ndarray) -> np.ndarray:
