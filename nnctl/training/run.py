@@ -1,4 +1,4 @@
-"""``nnctl train`` and ``nnctl resume``: one run-directory lifecycle for every training mode.
+"""``nnctl train`` and ``nnctl resume``: one run-directory lifecycle for every training trainer.
 
 A fresh run writes its resolved spec, ``run.json`` and an initial checkpoint before the first
 step; a resumed run restores the newest intact checkpoint after checking that neither the spec nor
@@ -71,7 +71,7 @@ class Trainer(Protocol):
         """The training curves as a PNG."""
 
 
-def _trainer(spec: Spec, base_dir: Path, run: RunDir) -> Trainer:
+def _make_trainer(spec: Spec, base_dir: Path, run: RunDir) -> Trainer:
     """The trainer of the spec's mode (built inside the run's lock)."""
     if spec.train.mode == "actor_critic":  # episodes in an environment, not epochs over data
         from nnctl.training.actor_critic import Agent
@@ -87,14 +87,14 @@ def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> di
     started = now()
     with run.lock():
         run.clear()
-        mode = _trainer(spec, base_dir, run)
-        mode.begin()
-        run.write_spec(mode.resolved, spec.file)
+        trainer = _make_trainer(spec, base_dir, run)
+        trainer.begin()
+        run.write_spec(trainer.resolved, spec.file)
         info = {"spec": spec.file, "seed": spec.seed, "started": started}
-        info |= mode.identity() | {"environment": environment()}
+        info |= trainer.identity() | {"environment": environment()}
         write_json(run.file(RUN_INFO), info)
-        mode.checkpointer.save(TrainState())
-        return _finish(mode, TrainState(), info, quiet)
+        trainer.checkpointer.save(TrainState())
+        return _finish(trainer, TrainState(), info, quiet)
 
 
 def resume(
@@ -109,38 +109,38 @@ def resume(
         checkpoint.clean(directory)
         latest = checkpoint.latest(directory)
         arrays, meta = checkpoint.read(latest)
-        mode = _trainer(spec, base_dir, run)
-        changes = spec_changes(_as_today(meta["spec"]), mode.resolved) + mode.changes(meta)
+        trainer = _make_trainer(spec, base_dir, run)
+        changes = spec_changes(_as_today(meta["spec"]), trainer.resolved) + trainer.changes(meta)
         if changes and not force:
             listed = "\n  ".join(changes)
             raise UserError(
                 f"{run.path}: changed since checkpoint {latest.name}:\n  {listed}\n"
                 "Resume anyway with --force, or train into a new run directory."
             )
-        state = restore(mode.model, mode.checkpointer.callbacks, arrays, meta)
-        mode.checkpointer.pinned = mode.checkpointer.last = latest
-        if not changes and _finished(run, state, mode.total):
+        state = restore(trainer.model, trainer.checkpointer.callbacks, arrays, meta)
+        trainer.checkpointer.pinned = trainer.checkpointer.last = latest
+        if not changes and _finished(run, state, trainer.total):
             _say(f"{run.path}: training had already finished; nothing to resume")
             return json.loads(run.file(METRICS).read_text())
         if changes:
-            run.write_spec(mode.resolved, spec.file)
-        _say(f"resuming {run.path} from {latest.name} ({mode.position(state)})")
-        return _finish(mode, state, _resumed_info(run, latest.name, changes), quiet)
+            run.write_spec(trainer.resolved, spec.file)
+        _say(f"resuming {run.path} from {latest.name} ({trainer.position(state)})")
+        return _finish(trainer, state, _resumed_info(run, latest.name, changes), quiet)
 
 
-def _finish(mode: Trainer, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:
+def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:
     """Train from ``state`` to the end, then write model, metrics and curves, and seal."""
     clock = time.perf_counter()
-    run = mode.run
+    run = trainer.run
     run.unseal()
-    state = mode.advance(state, quiet)
+    state = trainer.advance(state, quiet)
     pause_point("finalize")
     with atomic_path(run.file(MODEL)) as tmp:
-        mode.model.save(tmp)
-    metrics, summary = mode.conclude(state)
+        trainer.model.save(tmp)
+    metrics, summary = trainer.conclude(state)
     write_json(run.file(METRICS), metrics)
     with atomic_path(run.file(CURVES)) as tmp:
-        mode.plot(state, tmp)
+        trainer.plot(state, tmp)
     info |= {"finished": now(), "seconds": round(time.perf_counter() - clock, 2), **summary}
     write_json(run.file(RUN_INFO), info)
     run.seal()
