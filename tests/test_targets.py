@@ -104,3 +104,20 @@ def test_an_autoencoder_must_output_its_input_shape(write_spec, cli):
         ":6:7: error: model.layers[1]: the model outputs shape (60,) per sample, but each " in err
     )
     assert cli("validate", "--build", write_spec(text.replace("60", "64")))[0] == 0
+
+
+def test_nnctl_losses_with_a_mask_channel_are_not_shape_checked(write_spec, cli, tmp_path):
+    """The copy task's targets carry one more channel than the output (the answer mask)."""
+    text = """
+    name: c
+    data: {source: copy_task, bits: 3, max_length: 2, n_samples: 64}
+    model:
+      input_shape: [null, 4]
+      layers:
+        - LSTM: {units: 4, return_sequences: true}
+        - Dense: {units: 3, activation: sigmoid}
+    loss: masked_binary_crossentropy
+    train: {epochs: 1}
+    """
+    code, _, err = cli("train", write_spec(text), "--out", tmp_path / "run", "-q")
+    assert code == 0, err

@@ -4,6 +4,7 @@ would fail inside its first step, or broadcast the loss silently)."""
 
 from __future__ import annotations
 
+from nnctl import layers as nnctl_layers
 from nnctl.spec.checks import BINARY_LOSSES, ONE_HOT_LOSSES, SPARSE_LOSSES, loss_name
 from nnctl.spec.loader import PathKey
 from nnctl.spec.schema import NetworkSpec, Spec
@@ -19,6 +20,8 @@ def check_targets(
     output = tuple(model.outputs[0].shape[1:])
     loss = loss_name(spec.loss)
     if classes is None:
+        if loss in nnctl_layers.LOSSES:  # nnctl's own losses read targets their way (a mask)
+            return
         if target_shape is not None and not _fits(output, target_shape):
             raise spec.error(
                 last_layer(spec.model),
