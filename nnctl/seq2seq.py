@@ -140,14 +140,15 @@ def decoder(model, vocab: Vocabularies):
         ids = tf.ragged.map_flat_values(source_lookup, pieces)
         source = tf.cast(ids.to_tensor(0, shape=[None, vocab.source_length]), tf.int32)
         batch = tf.shape(source)[0]
-        tokens = tf.fill([batch, 1], start)
-        for step in range(length):
-            padding = tf.zeros([batch, length - step - 1], tf.int32)
-            inputs = {SOURCE: source, DECODER: tf.concat([tokens, padding], axis=1)}
-            logits = model(inputs, training=False)
-            best = tf.argmax(logits[:, step], axis=-1, output_type=tf.int32)
-            tokens = tf.concat([tokens, best[:, None]], axis=1)
-        produced = tokens[:, 1:]
+        columns = tf.range(length)[None, :]
+        # the decoder's input: START, the tokens produced so far, then padding
+        tokens = tf.where(columns == 0, start, tf.zeros([batch, length], tf.int32))
+        produced = tf.zeros([batch, length], tf.int32)
+        for step in tf.range(length):  # one model call in a graph loop, not ``length`` copies
+            logits = model({SOURCE: source, DECODER: tokens}, training=False)
+            best = tf.argmax(tf.gather(logits, step, axis=1), axis=-1, output_type=tf.int32)
+            produced = tf.where(columns == step, best[:, None], produced)
+            tokens = tf.where(columns == step + 1, best[:, None], tokens)
         ended = tf.cumsum(tf.cast(produced == end, tf.int32), axis=1) > 0
         keep = ~ended & (produced > end)  # no padding, unknown, start or end tokens
         words = tf.ragged.boolean_mask(tf.gather(target_tokens, produced), keep)
