@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from course_baselines import MEASURED  # the course specs' references, measured after a run
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "specs.json"
 RUNS = ROOT / "bench" / "runs"
@@ -81,6 +83,29 @@ ABOUT = {
         "LSTM forecast of yearly sunspots (statsmodels, offline), last 20% of years as test",
         'naive "next = last" forecast on the same test years: MSE {naive_mse:.4g}',
     ),
+    "rnn_sunspots": (
+        "SimpleRNN (32 units) forecast of yearly sunspots, last 20% of years as test",
+        'naive "next = last" forecast: MSE {baseline_naive_mse:.4g}; lstm_sunspots.yaml '
+        "(LSTM, 32 units): MSE {baseline_lstm_mse:.4g}",
+    ),
+    "neuron_moons": (
+        "16-16 tanh MLP, one sigmoid output neuron, SGD with Nesterov momentum, make_moons "
+        "(1,000 points, noise 0.2)",
+        "logistic regression (a straight boundary), same split: accuracy "
+        "{baseline_logistic_regression_accuracy:.4g} (bench/course_baselines.py)",
+    ),
+    "regularized_digits": (
+        "256-256 MLP with L1/L2 penalties, BatchNormalization, Dropout, early stopping, RMSProp; "
+        "digits, 449 training images",
+        "the same net without any of them (bench/course_baselines.py): accuracy "
+        "{baseline_unregularized_accuracy:.4g}, loss {baseline_unregularized_loss:.4g}",
+    ),
+    "rotated_digits": (
+        "small CNN with RandomRotation (up to 18 degrees) and GaussianNoise augmentation, digits",
+        "test digits turned 15 degrees each way: {baseline_rotated_accuracy:.4g}; the same CNN "
+        "unaugmented: {baseline_unaugmented_accuracy:.4g}, turned "
+        "{baseline_unaugmented_rotated_accuracy:.4g} (bench/course_baselines.py)",
+    ),
     "fashion_mnist_mlp": (
         "512-Dropout-512-Dropout MLP, 2 epochs, Fashion-MNIST (Debian package)",
         "≈0.86 (same net, measured here with plain Keras); MLPs reach 0.88–0.90",
@@ -96,12 +121,21 @@ ABOUT = {
     ),
     "dnc_copy": (
         "Differentiable Neural Computer (LSTM controller, 32x16 memory), copy task, 6 bits, "
-        "lengths 1-10; longer lengths: bench/copy_generalisation.py",
+        "lengths 1-10; longer lengths: bench/memory_generalisation.py copy",
         "lstm_copy.yaml, same data and similar size; chance: bit error 0.5",
     ),
     "lstm_copy": (
         "LSTM (80 units) of similar parameter count on the same copy task",
         "dnc_copy.yaml; chance: bit error 0.5",
+    ),
+    "dnc_recall": (
+        "Differentiable Neural Computer (LSTM controller, 16x16 memory), associative recall, "
+        "6 bits, items of 2 vectors, 2-6 items; more items: bench/memory_generalisation.py recall",
+        "lstm_recall.yaml, same data and similar size; chance: bit error 0.5",
+    ),
+    "lstm_recall": (
+        "LSTM (80 units) of similar parameter count on the same associative recall task",
+        "dnc_recall.yaml; chance: bit error 0.5",
     ),
     "gan_digits": (
         "MLP GAN, digits; samples scored by an MLP classifier of the real digits",
@@ -164,6 +198,8 @@ def run_spec(spec: Path) -> dict:
         text=True,
     )
     report = json.loads(evaluated.stdout) if evaluated.returncode == 0 else {}
+    if spec.stem in MEASURED:
+        baselines |= MEASURED[spec.stem](spec, out)
     return {
         "spec": spec.stem,
         "ran": True,

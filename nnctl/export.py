@@ -38,7 +38,7 @@ class Exported:
     path: Path
     format: str
     samples: int
-    max_abs_diff: float
+    difference: float  # largest |export - model|, relative to outputs over 1
     tolerance: float
     parts: list[Path] = field(default_factory=list)  # encoder and decoder, when export.encoder
     strings: bool = False  # seq2seq: checked to decode the same strings (no numeric difference)
@@ -79,7 +79,7 @@ def export_run(run: RunDir, out: Path | None = None, fmt: str | None = None) -> 
     with atomic_path(out) as tmp:
         WRITERS[fmt](model, tmp, run)
         actual = predictor(tmp, fmt)(sample)
-        diff = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
+        diff = difference(actual, expected)
         if not diff <= tolerance:
             raise NnctlError(
                 f"export check failed: the {fmt} output differs from the model by {diff:.3g} "
@@ -105,11 +105,20 @@ def export_parts(model, name: str, out: Path, sample: np.ndarray, tolerance: flo
             expected = np.asarray(model.predict(sample, verbose=0))
         with atomic_path(target) as tmp:
             write_saved_model(submodel, tmp)
-            diff = float(np.max(np.abs(predict_saved_model(tmp, x) - expected)))
+            diff = difference(predict_saved_model(tmp, x), expected)
             if not diff <= tolerance:
                 raise NnctlError(f"export check failed: the {part} differs by {diff:.3g}")
         paths.append(target)
     return paths
+
+
+def difference(actual: np.ndarray, expected: np.ndarray) -> float:
+    """The largest absolute difference, relative to the largest output when that is over 1:
+    float32 keeps about 7 significant digits, so outputs in the hundreds differ by 1e-5 steps."""
+    if not expected.size:
+        return 0.0
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    return float(np.max(np.abs(np.asarray(actual) - expected))) / scale
 
 
 def _check_batch(spec, run: RunDir) -> np.ndarray:
@@ -306,7 +315,7 @@ def export_named(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
             actual = _write_named_saved_model(model, sample, tmp)
         if set(actual) != set(expected):
             raise NnctlError(f"export check failed: outputs {sorted(actual)} != {sorted(expected)}")
-        diff = max(float(np.max(np.abs(actual[k] - expected[k]))) for k in expected)
+        diff = max(difference(actual[k], expected[k]) for k in expected)
         if not diff <= tolerance:
             raise NnctlError(
                 f"export check failed: the {fmt} outputs differ from the model by {diff:.3g} "

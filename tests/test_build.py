@@ -43,6 +43,21 @@ EXPECTED = {
         4 * (1 + 32 + 1) * 32 + 33,
     ),
     "autoencoder_digits": ((64,), ["Rescaling"] + ["Dense"] * 4, 2080 + 264 + 288 + 2112),
+    # a SimpleRNN's state: units * (inputs + units + 1)
+    "rnn_sunspots": ((12, 1), ["Rescaling", "SimpleRNN", "Dense", "Rescaling"], 32 * 34 + 33),
+    "neuron_moons": ((2,), ["Normalization", "Dense", "Dense", "Dense"], 48 + 272 + 17),
+    # batch normalization: 4 per unit (scale, shift, moving mean and variance)
+    "regularized_digits": (
+        (64,),
+        ["Rescaling"] + ["Dense", "BatchNormalization", "Dropout"] * 2 + ["Dense"],
+        64 * 256 + 256 + 4 * 256 + 256 * 256 + 256 + 4 * 256 + 2570,
+    ),
+    "rotated_digits": (
+        (64,),
+        ["Rescaling", "Reshape", "RandomRotation", "GaussianNoise", "Conv2D", "Conv2D"]
+        + ["MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"],
+        320 + 9 * 32 * 32 + 32 + 9 * 32 * 64 + 64 + 4 * 64 * 10 + 10,
+    ),
     "denoising_autoencoder_fashion_mnist": (
         (28, 28),
         ["Rescaling", "Reshape", "GaussianNoise", "Conv2D", "Conv2D", "Conv2DTranspose"]
@@ -62,6 +77,13 @@ EXPECTED = {
         4 * (7 + 16 + 64 + 1) * 64 + 65 * 72 + (64 + 16 + 1) * 6,
     ),
     "lstm_copy": ((21, 7), ["LSTM", "Dense"], 4 * (7 + 80 + 1) * 80 + 81 * 6),
+    # associative recall: 6 bits + item and query flags in; 6 items of 2 vectors, query, answer
+    "dnc_recall": (
+        (24, 8),
+        ["DNC", "Dense"],
+        4 * (8 + 16 + 64 + 1) * 64 + 65 * 72 + (64 + 16 + 1) * 6,
+    ),
+    "lstm_recall": ((24, 8), ["LSTM", "Dense"], 4 * (8 + 80 + 1) * 80 + 81 * 6),
     # a 20,000-word embedding, then two bidirectional LSTMs of 64 units each way
     "bilstm_text": (
         (1,),

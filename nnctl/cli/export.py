@@ -34,7 +34,7 @@ def export(
     from nnctl.rundir import RunDir
 
     result = export_run(RunDir.open(run_path), dest, fmt.value if fmt else None)
-    check = f"max |export - model| = {result.max_abs_diff:.2g} on {result.samples} samples "
+    check = f"|export - model| <= {result.difference:.2g} on {result.samples} samples "
     check += f"(tolerance {result.tolerance:g})"
     if result.strings:
         check = f"decodes the same strings as the model on {result.samples} samples"

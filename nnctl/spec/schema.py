@@ -579,7 +579,9 @@ class ExportSpec(Section):
         "saved_model", description="what export writes (onnx needs the onnx extra)"
     )
     tolerance: PositiveFinite = Field(
-        1e-5, description="largest allowed difference between export and model outputs"
+        1e-5,
+        description="largest allowed difference between export and model outputs (relative "
+        "to the largest output where that is over 1)",
     )
     encoder: str | None = Field(
         None, description="also export the model up to this layer or node (and the rest) apart"
