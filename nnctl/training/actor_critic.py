@@ -36,6 +36,7 @@ from nnctl.rundir import (
 )
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
+from nnctl.training.curves import plot_episodes
 from nnctl.training.loop import check_finite, divergence_advice
 from nnctl.training.signals import interruptible
 from nnctl.training.state import Checkpointer, TrainState
@@ -257,28 +258,6 @@ def _summarize(writer, episode: int, logs: dict[str, float]) -> None:
     with writer.as_default(step=episode):
         for name in COLUMNS:
             tf.summary.scalar(name, logs[name])
-
-
-def plot_episodes(history: dict[str, list[float]], solved_at: float | None, target: Path) -> None:
-    """``curves.png``: episode returns with the running reward, and the losses, per episode."""
-    from nnctl.training.curves import plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    episodes = range(1, len(history.get("return", [])) + 1)
-    left.plot(episodes, history.get("return", []), alpha=0.5, label="episode return")
-    left.plot(episodes, history.get("running_reward", []), label="running reward")
-    if solved_at is not None:
-        left.axhline(solved_at, color="gray", linestyle="--", label=f"solved at {solved_at:g}")
-    for name in ("actor_loss", "critic_loss", "entropy"):
-        right.plot(episodes, history.get(name, []), label=f"{name} per step")
-    for ax, title in ((left, "return"), (right, "losses")):
-        ax.set_title(title)
-        ax.set_xlabel("episode")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(target, dpi=100)
-    plt.close(fig)
 
 
 class EpisodeProgress:
