@@ -8,6 +8,7 @@ import numpy as np
 
 from nnctl import seq2seq
 from nnctl.data import Dataset, Split, count, load_dataset
+from nnctl.data.series import naive_forecast_mse
 from nnctl.data.text import model_input
 from nnctl.errors import UserError
 from nnctl.keras_env import import_keras
@@ -72,6 +73,8 @@ def evaluate_run(run: RunDir, split: str) -> Report:
         _add_decoded(report, model, vocab, getattr(strings, split))
     if dataset.task == "reconstruction":
         report.baselines["mean_image_mse"] = modes.mean_baseline_mse(dataset.train, part)
+    if spec.data.source == "sunspots":  # a forecast must beat repeating the last value
+        report.baselines["naive_forecast_mse"] = naive_forecast_mse(part.x, part.y)
     if dataset.task == "generation":  # the scorer on real samples and an untrained generator's
         from nnctl.training import gan
 
