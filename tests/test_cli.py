@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, train_once
+from conftest import ROOT, SPECS, train_once
 
 TINY = """
 name: tiny
@@ -195,3 +197,23 @@ def test_diverging_training_is_reported(tmp_path, write_spec, cli):
     code, _, err = cli("train", write_spec(text), "--out", tmp_path / "r", "--quiet")
     assert code == 2
     assert "training diverged" in err and "epoch 1" in err
+
+
+def test_help_and_validate_import_no_tensorflow():
+    """Importing TensorFlow takes seconds: help and plain validation of every shipped spec stay
+    without it (and without Keras and matplotlib)."""
+    code = (
+        "import sys\n"
+        "from nnctl.cli import main\n"
+        "for args in (['--help'], ['validate', *sys.argv[1:]]):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, exit.code\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, SPECS)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
