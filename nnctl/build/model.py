@@ -16,7 +16,7 @@ from nnctl.build.adapt import adapt_layers
 from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
-from nnctl.build.targets import check_targets
+from nnctl.build.targets import check_targets, target_shape
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 
@@ -127,8 +127,8 @@ class _Graph:
         self.origin[name] = f"model.{self.section}[{index}]"
 
     def _count(self, layer: LayerSpec, xs, where) -> None:
-        if state_too_large(layer):
-            raise self.spec.error(where, state_too_large(layer))
+        if too_much_state := state_too_large(layer):
+            raise self.spec.error(where, too_much_state)
         limit = self.spec.model.max_parameters
         self.parameters += estimated_parameters(layer, tuple(xs[0].shape))
         if self.parameters > limit:
@@ -193,7 +193,7 @@ def build_placeholder(spec: Spec, base_dir: Path | None):
         if isinstance(x, dict):  # several named inputs
             return build_model(spec, rows(x, slice(1)))
         known = (x.shape[1:], str(x.dtype))
-        target = tuple(y.shape[1:]) if isinstance(y, np.ndarray) and classes is None else None
+        target = target_shape(y) if classes is None else None
     if spec.train.mode == "gan":  # generator, discriminator and scorer
         from nnctl.build.gan import build_gan
 

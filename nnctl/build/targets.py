@@ -4,6 +4,8 @@ would fail inside its first step, or broadcast the loss silently)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from nnctl import layers as nnctl_layers
 from nnctl.spec.checks import BINARY_LOSSES, ONE_HOT_LOSSES, SPARSE_LOSSES, loss_name
 from nnctl.spec.loader import PathKey
@@ -40,6 +42,11 @@ def check_targets(
             f"{loss} tells two classes apart, but the data has {classes}; use "
             "sparse_categorical_crossentropy and a softmax over the classes",
         )
+
+
+def target_shape(y) -> tuple[int, ...] | None:
+    """The shape of one target, or None for targets by output name (several outputs)."""
+    return tuple(y.shape[1:]) if isinstance(y, np.ndarray) else None
 
 
 def _fits(output: tuple, target: tuple) -> bool:

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nnctl import seq2seq
 from nnctl.build import build_model, compile_model
-from nnctl.build.targets import check_targets
+from nnctl.build.targets import check_targets, target_shape
 from nnctl.data import Dataset, count, labels, load_dataset, rows
 from nnctl.data.text import model_input
 from nnctl.evaluate import SPLITS, split_metrics
@@ -62,9 +60,7 @@ class Session:
         else:
             model = build_model(spec, dataset.train.x, vocab.sizes if vocab else None)
             dataset = modes.prepare(spec, dataset, model)
-            y = dataset.train.y
-            target = tuple(y.shape[1:]) if isinstance(y, np.ndarray) else None
-            check_targets(spec, model, dataset.num_classes, target)
+            check_targets(spec, model, dataset.num_classes, target_shape(dataset.train.y))
             compile_model(model, spec, steps_per_epoch(spec, dataset))
             size = spec.train.batch_size
             first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
