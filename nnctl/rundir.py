@@ -220,7 +220,8 @@ class RunDir:
 
 def environment() -> dict[str, Any]:
     """Versions and hardware a run's results depend on: bitwise reproducibility holds only
-    on the same versions, the same CPU model and the same device list."""
+    on the same versions, the same CPU model and instruction sets (they pick TensorFlow's oneDNN
+    kernels) and the same device list."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -234,10 +235,28 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": _cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
         "cpu_count": os.cpu_count(),
         "devices": [d.device_type for d in tf.config.list_physical_devices()],
         "op_determinism": True,
     }
+
+
+KERNEL_FLAGS = ("sse", "ssse3", "avx", "fma", "f16c", "amx", "vnni")  # what oneDNN dispatches on
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's instruction-set flags that decide which oneDNN kernels TensorFlow runs (AVX-512
+    ones fuse MatMul + bias + ReLU in a way that turns NaN into 0, for one), sorted."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):  # x86, ARM
+                flags = line.split(":", 1)[1].split()
+                return sorted(f for f in set(flags) if f.startswith(KERNEL_FLAGS) or "asimd" in f)
+    except OSError:
+        pass
+    return []
 
 
 def _cpu_model() -> str:

@@ -11,6 +11,11 @@ Inert unless these environment variables are set (nnctl's own tests set them; us
     checked, not yet renamed onto its target).
 ``NNCTL_TEST_NAN_AT=train:EPOCH:BATCH`` or ``validation:EPOCH``
     Replace that training batch's (or that epoch's validation) features by NaN (1-based numbers).
+    Validation targets that are floats (regression) become NaN too: NaN features alone reach
+    the loss on some CPUs only (oneDNN's fused ReLU turns NaN into 0).
+``NNCTL_TEST_NAN_AT=weights:EPOCH:BATCH`` (or ``weights:EPISODE`` for actor-critic)
+    Set the model's first trainable variable to NaN just before that step (or episode): a
+    failure that no kernel can hide.
 """
 
 from __future__ import annotations
@@ -44,10 +49,27 @@ def pause_point(point: str, until: Callable[[], bool] = lambda: False) -> None:
         time.sleep(0.02)
 
 
-def poison(x: np.ndarray, part: str, epoch: int, batch: int = 0) -> np.ndarray:
+def poison(x: np.ndarray, part: str, epoch: int, batch: int | None = None) -> np.ndarray:
     """``x`` as NaN if ``NNCTL_TEST_NAN_AT`` names this batch (``epoch`` and ``batch`` 0-based)."""
-    wanted = os.environ.get(NAN_AT, "").split(":")
-    numbers = [str(epoch + 1)] + ([str(batch + 1)] if part == "train" else [])
-    if wanted != [part, *numbers] or not isinstance(x, np.ndarray):
+    if not _named(part, epoch, batch) or not isinstance(x, np.ndarray):
         return x
     return np.full(x.shape, np.nan, dtype="float32")
+
+
+def poison_targets(y: np.ndarray, epoch: int) -> np.ndarray:
+    """Validation targets ``y`` as NaN if ``NNCTL_TEST_NAN_AT`` names this epoch's validation and
+    they are floats (class labels are left as they are)."""
+    floats = isinstance(y, np.ndarray) and y.dtype.kind == "f"
+    return poison(y, "validation", epoch) if floats else y
+
+
+def poison_weights(model, epoch: int, batch: int | None = None) -> None:
+    """Set ``model``'s first trainable variable to NaN if ``NNCTL_TEST_NAN_AT`` names this step."""
+    if _named("weights", epoch, batch):
+        variable = model.trainable_variables[0]
+        variable.assign(np.full(variable.shape, np.nan, dtype=variable.dtype))
+
+
+def _named(part: str, epoch: int, batch: int | None) -> bool:
+    numbers = [str(epoch + 1)] + ([] if batch is None else [str(batch + 1)])
+    return os.environ.get(NAN_AT, "").split(":") == [part, *numbers]

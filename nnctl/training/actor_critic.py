@@ -35,9 +35,9 @@ from nnctl.rundir import (
     write_text,
 )
 from nnctl.spec.schema import Spec
-from nnctl.testhooks import pause_point
+from nnctl.testhooks import pause_point, poison_weights
+from nnctl.training import finite
 from nnctl.training.curves import plot_episodes
-from nnctl.training.loop import check_finite, divergence_advice
 from nnctl.training.signals import interruptible
 from nnctl.training.state import Checkpointer, TrainState
 
@@ -71,6 +71,8 @@ class Agent:
         keep = spec.train.checkpoint.keep_last
         self.checkpointer = Checkpointer(run.file(CHECKPOINTS), self.model, {}, keep, extra)
         self.act = play.policy_and_value(spec, self.model)
+        self.watched = finite.watched(self.model)
+        self.weight_total = 0.0  # the divergence guard's sum after the latest update
         self.learn = self._learn_step()
 
     @property
@@ -113,10 +115,11 @@ class Agent:
 
     def _learn_step(self):
         """One gradient step on a segment: (observations, actions, targets, advantages) ->
-        (loss, actor loss, critic loss, entropy), each summed over the segment's steps."""
+        (loss, actor loss, critic loss, entropy), each summed over the segment's steps, and the
+        divergence guard's sum over the weights after the step."""
         import tensorflow as tf
 
-        model, settings = self.model, self.settings
+        model, settings, watched = self.model, self.settings, self.watched
         shape = (None, *self.env.observation_space.shape)
         vector = tf.TensorSpec((None,), tf.float32)
         signature = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
@@ -139,7 +142,7 @@ class Agent:
                 loss += sum(model.losses)  # the layers' weight regularizers
             gradients = tape.gradient(loss, model.trainable_variables)
             model.optimizer.apply(gradients, model.trainable_variables)
-            return loss, actor, critic, entropy
+            return loss, actor, critic, entropy, finite.weight_total(watched)
 
         return learn
 
@@ -148,6 +151,7 @@ class Agent:
         rng = envs.episode_rng(self.spec.seed, envs.TRAINING, number)
         observation, done = envs.reset(self.env, rng), False
         segment, sums, total, steps = Segment(), np.zeros(4), 0.0, 0
+        poison_weights(self.model, number)
         while not done:
             probabilities, value = self.act(observation[None])
             action = envs.sample(np.asarray(probabilities)[0], rng)
@@ -162,7 +166,8 @@ class Agent:
             if done or len(segment.actions) == self.settings.update_every:
                 ended = terminated or self.settings.normalize_returns
                 bootstrap = 0.0 if ended else float(np.asarray(self.act(observation[None])[1])[0])
-                sums += self._update(segment, bootstrap)
+                results = self._update(segment, bootstrap)
+                sums, self.weight_total = sums + results[:4], results[4]
                 segment = Segment()
         loss, actor, critic, entropy = (sums / steps).tolist()
         return {"return": total, "steps": steps, "loss": loss, "actor_loss": actor,
@@ -198,7 +203,11 @@ def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
             while state.epoch < settings.episodes and not state.stopped:
                 logs = agent.episode(state.epoch)
                 where = f"in episode {state.epoch + 1}"
-                check_finite(logs, where, agent.checkpointer, divergence_advice("actor_critic"))
+                advice = finite.divergence_advice("actor_critic")
+                total = agent.weight_total  # non-finite weights stay so: the last update tells
+                finite.check(
+                    logs, where, agent.checkpointer, advice, variables=agent.watched, total=total
+                )
                 _record(state, logs, settings)
                 _summarize(writer, state.epoch, logs)
                 progress.update(state.epoch, logs)

@@ -14,10 +14,11 @@ import numpy as np
 
 from nnctl.data import Arrays, Split, count, rows
 from nnctl.data.text import model_input
-from nnctl.errors import Interrupted, UserError
+from nnctl.errors import Interrupted
 from nnctl.keras_env import import_keras
 from nnctl.rundir import HISTORY, RunDir, write_text
-from nnctl.testhooks import pause_point, poison
+from nnctl.testhooks import pause_point, poison, poison_targets, poison_weights
+from nnctl.training import finite
 from nnctl.training.callbacks import history_csv
 from nnctl.training.signals import Stop, interruptible
 from nnctl.training.state import Checkpointer, TrainState
@@ -76,7 +77,12 @@ class Loop:
         )
         self.run_dir, self.epochs, self.checkpointer = run, epochs, checkpointer
         self.every_steps, self.advice = every_steps, advice
-        self.train_step = tf.function(model.train_step, reduce_retracing=True)
+        self.watched = finite.watched(model)
+
+        def train_step(data):  # the step's logs, and the guard's one scalar over the weights
+            return model.train_step(data), finite.weight_total(self.watched)
+
+        self.train_step = tf.function(train_step, reduce_retracing=True)
         self.stop = Stop()
 
     def run(self, state: TrainState) -> TrainState:
@@ -115,11 +121,15 @@ class Loop:
     def _step(self, state: TrainState, order: np.ndarray, step: int) -> None:
         x, y, weights = self.batches.batch(order, step)
         x = poison(x, "train", state.epoch, step)
+        poison_weights(self.model, state.epoch, step)
         self.callbacks.on_train_batch_begin(step)
-        logs = {name: float(v) for name, v in self.train_step((x, y, weights)).items()}
+        logs, total = self.train_step((x, y, weights))
+        logs = {name: float(v) for name, v in logs.items()}
         state.step, state.global_step = step + 1, state.global_step + 1
         where = f"at epoch {state.epoch + 1}, batch {step + 1}"
-        check_finite(logs, where, self.checkpointer, self.advice)
+        finite.check(
+            logs, where, self.checkpointer, self.advice, variables=self.watched, total=float(total)
+        )
         self.callbacks.on_train_batch_end(step, logs)
         pause_point("step", until=self._signalled)
         mid_epoch = state.step < self.batches.steps
@@ -134,12 +144,13 @@ class Loop:
         logs = {name: float(v) for name, v in self.model.get_metrics_result().items()}
         if self.validation is not None and count(self.validation.x):
             x = model_input(poison(self.validation.x, "validation", epoch))
+            y = poison_targets(self.validation.y, epoch)
             results = self.model.evaluate(
-                x, self.validation.y, batch_size=self.batches.size, verbose=0, return_dict=True
+                x, y, batch_size=self.batches.size, verbose=0, return_dict=True
             )
             validation = {f"val_{name}": float(v) for name, v in results.items()}
             where = f"at epoch {epoch + 1} (validation)"
-            check_finite(validation, where, self.checkpointer, self.advice)
+            finite.check(validation, where, self.checkpointer, self.advice)
             logs |= validation
         return logs
 
@@ -164,27 +175,3 @@ class _Recorder(import_keras().callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.logs = dict(logs or {})
-
-
-def divergence_advice(mode: str) -> str:
-    """What to try when training of ``train.mode`` diverges."""
-    if mode == "gan":
-        return (
-            "Lower gan.generator_optimizer.learning_rate and "
-            "gan.discriminator_optimizer.learning_rate, or clip their gradients (clipnorm)"
-        )
-    lower = "Lower optimizer.learning_rate, add gradient clipping (optimizer.clipnorm) or "
-    if mode == "actor_critic":
-        return lower + "set agent.normalize_advantages"
-    return lower + "standardize the data"
-
-
-def check_finite(logs: dict[str, float], where: str, checkpointer: Checkpointer, advice: str):
-    """Stop at once on a non-finite loss or metric; the last checkpoint stays as it was."""
-    bad = {name: value for name, value in logs.items() if not math.isfinite(value)}
-    if not bad:
-        return
-    values = ", ".join(f"{name} became {value}" for name, value in bad.items())
-    last = checkpointer.last
-    kept = f"; the last good checkpoint, {last.path}, is intact" if last else ""
-    raise UserError(f"training diverged: {values} {where}{kept}. {advice}.")

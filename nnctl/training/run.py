@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from nnctl.errors import UserError
 from nnctl.rundir import (
     CHECKPOINTS,
@@ -32,7 +34,7 @@ from nnctl.rundir import (
 )
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
-from nnctl.training import checkpoint
+from nnctl.training import checkpoint, finite
 from nnctl.training.state import Checkpointer, TrainState, restore
 
 
@@ -135,6 +137,8 @@ def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dic
     run.unseal()
     state = trainer.advance(state, quiet)
     pause_point("finalize")
+    weights = {v.path: np.asarray(v) for v in trainer.model.variables}
+    finite.refuse_non_finite(weights, MODEL, trainer.checkpointer.last)
     with atomic_path(run.file(MODEL)) as tmp:
         trainer.model.save(tmp)
     metrics, summary = trainer.conclude(state)
@@ -151,6 +155,16 @@ def _resumed_info(run: RunDir, checkpoint_name: str, changes: list[str]) -> dict
     """run.json with this resumption recorded."""
     info = run.read_info()
     entry = {"at": now(), "checkpoint": checkpoint_name, "forced_changes": changes}
+    before, here = info.get("environment", {}), environment()
+    moved = {
+        key: [before[key], value] for key, value in here.items() if before.get(key, value) != value
+    }
+    if moved:
+        entry["environment_changes"] = moved
+        _say(
+            f"note: this machine differs from the one the run started on ({', '.join(moved)}); "
+            "the run continues, but bitwise the same only on the same versions and CPU kernels"
+        )
     info.setdefault("resumed", []).append(entry)
     return info
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from nnctl.build.adapt import adapted_state, restore_adapted
 from nnctl.errors import UserError
-from nnctl.training import checkpoint
+from nnctl.training import checkpoint, finite
 from nnctl.training.callbacks import Resumable
 from nnctl.training.checkpoint import Checkpoint
 
@@ -87,6 +87,12 @@ def restore(model, callbacks: dict[str, Resumable], arrays: dict, meta: dict) ->
     return TrainState(**{k: v for k, v in meta.items() if k in fields})
 
 
+def _position(state: TrainState) -> str:
+    if state.step:
+        return f"epoch {state.epoch + 1}, batch {state.step}"
+    return f"the end of epoch {state.epoch}"
+
+
 def _listed(shapes: list) -> str:
     return ", ".join(str(tuple(s)) for s in shapes[:6]) + (", ..." if len(shapes) > 6 else "")
 
@@ -102,7 +108,11 @@ class Checkpointer:
         self.last: Checkpoint | None = None
 
     def save(self, state: TrainState) -> Checkpoint:
+        """Write the state as the newest checkpoint; never one that holds a NaN or infinity."""
         arrays, meta = capture(self.model, self.callbacks, state)
+        paths = {f"var_{i:04d}": path for i, path in enumerate(meta["variables"])}
+        named = {paths.get(key, key): array for key, array in arrays.items()}
+        finite.refuse_non_finite(named, f"the checkpoint at {_position(state)}", self.last)
         self.last = checkpoint.write(
             self.directory, state.epoch, state.step, arrays, meta | self.extra
         )

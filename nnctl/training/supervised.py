@@ -12,7 +12,8 @@ from nnctl.rundir import RunDir
 from nnctl.spec.catalog import suggest
 from nnctl.spec.schema import Spec
 from nnctl.training.callbacks import run_callbacks
-from nnctl.training.loop import Batches, Loop, divergence_advice
+from nnctl.training.finite import divergence_advice
+from nnctl.training.loop import Batches, Loop
 from nnctl.training.progress import PlainProgress, RichProgress
 from nnctl.training.state import Checkpointer
 
