@@ -128,3 +128,28 @@ def test_run_json_records_the_cpu_flags_that_pick_kernels(tmp_path, write_spec, 
     assert flags == sorted(flags) and all(" " not in flag for flag in flags)
     if environment["machine"] in ("x86_64", "AMD64"):
         assert "sse2" in flags
+
+
+def test_nan_weights_behind_a_finite_loss_still_stop(tmp_path, write_spec, cli, monkeypatch):
+    """What AVX-512 CPUs show: the loss stays finite while a weight is NaN. A BatchNormalization
+    moving mean is off the training forward pass, so a NaN there leaves the loss finite on
+    every CPU; the guard must still stop at that batch."""
+    import nnctl.training.loop
+
+    def poison_moving_mean(model, epoch, batch):
+        if (epoch, batch) == (1, 2):
+            mean = next(v for v in model.variables if v.path.endswith("moving_mean"))
+            mean.assign(np.full(mean.shape, np.nan, dtype="float32"))
+
+    monkeypatch.setattr(nnctl.training.loop, "poison_weights", poison_moving_mean)
+    text = CLASSIFIER.replace(
+        "    - Dense: {units: 10", "    - BatchNormalization\n    - Dense: {units: 10"
+    )
+    run = tmp_path / "run"
+    code, _, err = cli("train", write_spec(text), "--out", run, "-q")
+    assert code == 2, err
+    assert "loss became" not in err and "accuracy became" not in err
+    assert re.search(
+        r"weights became NaN or infinite \([a-z_0-9]+/moving_mean\) at epoch 2, batch 3", err
+    )
+    _assert_stopped_keeping(run, err, "ckpt-e0001-s000000")
