@@ -6,17 +6,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl import seq2seq
 from nnctl.data import Dataset, Split, count, load_dataset
 from nnctl.data.series import naive_forecast_mse
+from nnctl.data.task import Task
 from nnctl.data.text import model_input
 from nnctl.errors import UserError
 from nnctl.keras_env import import_keras
-from nnctl.rundir import MODEL, SPEC, VOCABULARIES, RunDir
-from nnctl.seq2seq import Vocabularies
+from nnctl.modes import Mode, mode_of
+from nnctl.rundir import MODEL, SPEC, RunDir
 from nnctl.spec.schema import Spec
 from nnctl.spec.validate import load_spec
-from nnctl.training import modes
 
 SPLITS = ("train", "validation", "test")
 EXAMPLES = 8  # seq2seq examples shown
@@ -55,41 +54,27 @@ def load_run(run: RunDir) -> tuple[Spec, object]:
 
 def evaluate_run(run: RunDir, split: str) -> Report:
     spec, model = load_run(run)
-    if spec.train.mode == "actor_critic":  # evaluation episodes, not a data split
-        from nnctl.rl.play import evaluation_report
+    return mode_of(spec).evaluate(spec, model, run, split)
 
-        return evaluation_report(spec, model)
+
+def evaluate_split(mode: Mode, spec: Spec, model, run: RunDir, split: str) -> Report:
+    """Metrics of ``model`` on a split of the spec's data, the data's baselines, and the
+    ``mode``'s own figures."""
     strings = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
-    vocab = Vocabularies.read(run.file(VOCABULARIES)) if spec.train.mode == "seq2seq" else None
-    dataset, _ = modes.encode(spec, strings, vocab)
-    dataset = modes.prepare(spec, dataset, model)
+    vocab = mode.vocabularies(run)
+    dataset, _ = mode.encode(spec, strings, vocab)
+    dataset = mode.prepare(spec, dataset, model)
     part = getattr(dataset, split)
     if part is None or count(part.x) == 0:
         raise UserError(f"{run.path}: the {split} split is empty for this spec")
     report = Report(split, count(part.x), split_metrics(model, part, spec.train.batch_size))
-    if dataset.task == "classification":
+    if dataset.task == Task.CLASSIFICATION:
         _add_classification(report, model, part, dataset, spec.train.batch_size)
-    if vocab is not None:
-        _add_decoded(report, model, vocab, getattr(strings, split))
-    if dataset.task == "reconstruction":
-        report.baselines["mean_image_mse"] = modes.mean_baseline_mse(dataset.train, part)
     if spec.data.source == "sunspots":  # a forecast must beat repeating the last value
         report.baselines["naive_forecast_mse"] = naive_forecast_mse(part.x, part.y)
-    if dataset.task == "generation":  # the scorer on real samples and an untrained generator's
-        from nnctl.training import gan
-
-        report.baselines |= gan.baselines(spec, model, part)
+    data = {"dataset": dataset, "part": part, "strings": getattr(strings, split), "vocab": vocab}
+    mode.add_figures(report, spec, model, data)
     return report
-
-
-def _add_decoded(report: Report, model, vocab: Vocabularies, strings: Split) -> None:
-    """seq2seq: greedy decoding's exact-match rate, and examples (the first mistakes first)."""
-    predicted = seq2seq.decode_all(seq2seq.decoder(model, vocab), strings.x)
-    expected = [seq2seq.normalized(str(t), vocab) for t in strings.y]
-    triples = [(str(s), e, p) for s, e, p in zip(strings.x, expected, predicted, strict=True)]
-    report.metrics["exact_match"] = float(np.mean([e == p for _, e, p in triples]))
-    wrong = [t for t in triples if t[1] != t[2]]
-    report.examples = (wrong[:EXAMPLES] + [t for t in triples if t[1] == t[2]])[:EXAMPLES]
 
 
 def _add_classification(report: Report, model, part: Split, dataset: Dataset, batch: int) -> None:

@@ -17,11 +17,14 @@ import numpy as np
 
 from nnctl.build.submodels import split_at
 from nnctl.data import count, load_dataset, rows
+from nnctl.data.task import Task
 from nnctl.data.text import model_input
 from nnctl.errors import NnctlError, UserError
 from nnctl.evaluate import load_run
 from nnctl.keras_env import import_keras, stderr_silenced
+from nnctl.modes import mode_of
 from nnctl.rundir import EXPORT, MODEL, VOCABULARIES, RunDir, atomic_path
+from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
 
 CHECK_BATCH = 64
@@ -59,20 +62,19 @@ def export_run(run: RunDir, out: Path | None = None, fmt: str | None = None) -> 
         )
     if fmt == "onnx":
         require_onnx()
-    if spec.train.mode == "seq2seq":
-        return export_seq2seq(spec, model, run, out, fmt)
-    named = spec.model is not None and (spec.model.inputs or len(spec.model.outputs or []) > 1)
-    if named and spec.train.mode != "actor_critic":  # actor_critic exports the policy alone
+    return mode_of(spec).export(spec, model, run, out, fmt)
+
+
+def export_model(
+    spec: Spec, model, run: RunDir, out: Path, fmt: str, sample=None, *, named: bool = True
+) -> Exported:
+    """Write ``model`` to ``out`` in ``fmt`` and check it against the model on ``sample``
+    (default: the run's data); ``named``: a model of named inputs or outputs takes and gives
+    them by name."""
+    several = spec.model is not None and (spec.model.inputs or len(spec.model.outputs or []) > 1)
+    if named and several:
         return export_named(spec, model, run, out, fmt)
-    if spec.train.mode == "gan":  # the generator: noise in, samples out
-        from nnctl.build.gan import noise_batch
-
-        model, sample = model.generator, noise_batch(spec, CHECK_BATCH)
-    elif spec.train.mode == "actor_critic":  # the policy: observations in, probabilities out
-        from nnctl.rl.play import export_check, policy_model
-
-        model, sample = policy_model(spec, model), export_check(spec, model, fmt, CHECK_BATCH)
-    else:
+    if sample is None:
         sample = _check_batch(spec, run)
     expected = np.asarray(model.predict(model_input(sample), verbose=0))
     tolerance = max(spec.export.tolerance, MIN_TOLERANCE.get(fmt, 0.0))
@@ -382,6 +384,6 @@ def export_seq2seq(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
                 f"differently from the model; nothing was written to {out}"
             )
         (tmp / METADATA).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / METADATA).write_text(json.dumps({"task": "seq2seq", "run": str(run.path)}))
+        (tmp / METADATA).write_text(json.dumps({"task": Task.SEQ2SEQ, "run": str(run.path)}))
         pause_point("export-write")
     return Exported(out, fmt, len(texts), 0.0, 0.0, strings=True)

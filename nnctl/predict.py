@@ -16,9 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data import text
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.export import METADATA, Predictor, keras_predictor, predictor
+from nnctl.modes import mode_of
 from nnctl.rundir import MODEL, SPEC, VOCABULARIES, RunDir, atomic_path
+from nnctl.spec.validate import load_spec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 FILE_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
@@ -27,7 +30,7 @@ FILE_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
 @dataclass(frozen=True)
 class Loaded:
     predict: Predictor
-    task: str | None  # "classification" | "regression" | None (unknown: raw outputs)
+    task: str | None  # a Task value; None: unknown (raw outputs)
     class_names: list[str] | None
 
 
@@ -44,17 +47,14 @@ def load(path: Path) -> Loaded:
     if path.is_dir() and (path / SPEC).is_file():
         run = RunDir.open(path)
         info = run.read_info()
-        if info.get("task") == "policy":  # actor_critic: the policy head of the network
-            from nnctl.rl.play import policy_predictor
-
-            return Loaded(policy_predictor(run), "policy", info.get("class_names"))
-        if info.get("task") == "seq2seq":  # strings in, greedily decoded strings out
-            return Loaded(_seq2seq_run(run), "seq2seq", None)
+        spec, _ = load_spec(run.file(SPEC))
+        if own := mode_of(spec).predictor(run):  # the mode predicts its own way (a policy...)
+            return Loaded(*own, info.get("class_names"))
         return Loaded(keras_predictor(run.file(MODEL)), info.get("task"), info.get("class_names"))
     if path.is_dir() and (path / "saved_model.pb").is_file():
         metadata = json.loads((path / METADATA).read_text()) if (path / METADATA).is_file() else {}
-        if metadata.get("task") == "seq2seq":
-            return Loaded(_seq2seq_saved_model(path), "seq2seq", None)
+        if metadata.get("task") == Task.SEQ2SEQ:
+            return Loaded(_seq2seq_saved_model(path), Task.SEQ2SEQ, None)
         model = predictor(path, "saved_model")
         return Loaded(model, metadata.get("task"), metadata.get("class_names"))
     if path.is_file() and path.suffix in FILE_FORMATS:
@@ -64,7 +64,8 @@ def load(path: Path) -> Loaded:
     )
 
 
-def _seq2seq_run(run: RunDir) -> Predictor:
+def seq2seq_run(run: RunDir) -> Predictor:
+    """Strings in, greedily decoded strings out, from a seq2seq run."""
     from nnctl.evaluate import load_run
     from nnctl.seq2seq import Vocabularies, decoder
 
@@ -201,10 +202,10 @@ def _image_layout(shape: tuple, folder: Path) -> tuple[str, tuple[int, int]]:
 def table(result: Predictions) -> tuple[list[str], list[list]]:
     """Header and rows: sample, then label and class probabilities, or the outputs."""
     outputs = result.outputs.reshape(len(result.outputs), -1)
-    if result.task == "seq2seq":
+    if result.task == Task.SEQ2SEQ:
         pairs = zip(result.names, outputs, strict=True)
         return ["sample", "output"], [[name, str(output[0])] for name, output in pairs]
-    if result.task not in ("classification", "policy"):  # a policy: the likeliest action
+    if result.task not in (Task.CLASSIFICATION, Task.POLICY):  # a policy: the likeliest action
         columns = (
             ["prediction"]
             if outputs.shape[1] == 1

@@ -70,9 +70,9 @@ def problems(write_spec, text: str, *, build: bool = False) -> list:
     try:
         spec, _ = load_spec(write_spec(text))
         if build:
-            from nnctl.build import build_placeholder
+            from nnctl.modes import placeholder
 
-            build_placeholder(spec, None)
+            placeholder(spec, None)
     except SpecError as exc:
         return exc.problems
     return []

@@ -183,11 +183,11 @@ SEQ2SEQ_EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ_EXPECTED))
 def test_shipped_seq2seq_spec_builds(name):
-    from nnctl.build.model import build_placeholder
+    from nnctl.modes import placeholder
 
     spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
     types, parameters = SEQ2SEQ_EXPECTED[name]
-    model = build_placeholder(spec, ROOT / "specs")
+    model = placeholder(spec, ROOT / "specs")
     compile_model(model, spec, steps_per_epoch=10)
     assert [type(model.get_layer(node.name)).__name__ for node in spec.model.nodes] == types
     nodes = spec.model.nodes  # the source's embedding first, the output's third
@@ -204,11 +204,11 @@ ACTOR_CRITIC_EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(ACTOR_CRITIC_EXPECTED))
 def test_shipped_actor_critic_spec_builds(name):
-    from nnctl.build.model import build_placeholder
+    from nnctl.modes import placeholder
 
     spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
     types, parameters = ACTOR_CRITIC_EXPECTED[name]
-    model = build_placeholder(spec, None)  # its input: the environment's observation
+    model = placeholder(spec, None)  # its input: the environment's observation
     assert [type(layer).__name__ for layer in model.layers[1:]] == types
     assert model.count_params() == parameters
 

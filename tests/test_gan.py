@@ -122,7 +122,7 @@ def test_untrained_baseline_is_the_generator_training_started_from(trained):
     spec, _ = load_spec(trained / "spec.yaml")
     set_seed(spec.seed)
     dataset = load_dataset(spec.data, spec.train.validation, spec.seed, trained)
-    model, _ = gan.prepare(spec, dataset, STEPS)
+    model = gan.prepare(spec, dataset, STEPS)
     (first,) = [c for c in checkpoint.committed(trained / "checkpoints") if c.epoch == c.step == 0]
     restore(model, {}, *checkpoint.read(first))
     set_seed(spec.seed)
@@ -356,14 +356,14 @@ def test_a_diverging_gan_says_which_optimizers_to_tame(write_spec, cli, tmp_path
 
 
 def test_sigmoid_discriminator_outputs_are_probabilities(write_spec):
-    from nnctl.build import build_placeholder
+    from nnctl.modes import placeholder
     from nnctl.spec.validate import load_spec
 
     logits, _ = load_spec(write_spec(SPEC))
-    assert build_placeholder(logits, None).from_logits
+    assert placeholder(logits, None).from_logits
     text = _replace("      - Dense: 1\n", "      - Dense: {units: 1, activation: sigmoid}\n")
     probabilities, _ = load_spec(write_spec(text))
-    assert not build_placeholder(probabilities, None).from_logits
+    assert not placeholder(probabilities, None).from_logits
 
 
 def test_early_stopping_watches_what_a_gan_logs(write_spec, cli):

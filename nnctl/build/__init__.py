@@ -1,5 +1,5 @@
 """The one place that turns a validated spec into Keras objects."""
 
-from nnctl.build.model import build_model, build_placeholder, build_symbolic, compile_model
+from nnctl.build.model import build_model, build_symbolic, compile_model
 
-__all__ = ["build_model", "build_placeholder", "build_symbolic", "compile_model"]
+__all__ = ["build_model", "build_symbolic", "compile_model"]

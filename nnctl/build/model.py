@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from nnctl.build.adapt import adapt_layers
 from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
-from nnctl.build.targets import check_targets, target_shape
+from nnctl.build.targets import target_shape
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 
@@ -163,46 +164,34 @@ def build_symbolic(spec: Spec, shape: tuple[int, ...], dtype: str):
     return build_model(spec, np.zeros((1, *shape), dtype=dtype))
 
 
-def build_placeholder(spec: Spec, base_dir: Path | None):
-    """The spec's model built on zeros of its data's sample shape, to check shapes and sizes.
+class Placeholder(NamedTuple):
+    """What a model is built on before training: one sample's shape and dtype (or, for several
+    named inputs, one ``sample`` of each), and what is known of the targets."""
 
-    The shape comes from the source when it is known without reading data; otherwise the data
-    files are read for it, unless ``base_dir`` is None (then nothing is built: returns None).
-    """
+    shape: tuple
+    dtype: str
+    classes: int | None  # None: not classes, or not known
+    target: tuple | None  # one target's shape, when the data was read and is not classes
+    sample: dict | None = None
+
+
+def placeholder_data(spec: Spec, base_dir: Path | None) -> Placeholder | None:
+    """The spec's data as a placeholder: from the source when it is known without reading
+    data; otherwise the data files are read, unless ``base_dir`` is None (then: None)."""
     from nnctl.data import load_dataset, rows
     from nnctl.data.shapes import known_classes, sample_shape
 
-    if spec.train.mode == "actor_critic":  # the input is the environment's observation
-        from nnctl.rl.agent import build_agent
-
-        return build_agent(spec)
-    if spec.train.mode == "seq2seq":  # shapes and vocabulary sizes come from the strings
-        if base_dir is None:
-            return None
-        from nnctl.seq2seq import encode
-
-        strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
-        dataset, vocab = encode(strings, spec.data.tokens)
-        return build_model(spec, rows(dataset.train.x, slice(1)), vocab.sizes)
-    known, classes, target = sample_shape(spec.data), known_classes(spec.data), None
-    if known is None and base_dir is None:
+    known, classes = sample_shape(spec.data), known_classes(spec.data)
+    if known is not None:
+        return Placeholder(*known, classes, None)
+    if base_dir is None:
         return None
-    if known is None:
-        dataset = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
-        x, y, classes = dataset.train.x, dataset.train.y, dataset.num_classes
-        if isinstance(x, dict):  # several named inputs
-            return build_model(spec, rows(x, slice(1)))
-        known = (x.shape[1:], str(x.dtype))
-        target = target_shape(y) if classes is None else None
-    if spec.train.mode == "gan":  # generator, discriminator and scorer
-        from nnctl.build.gan import build_gan
-
-        return build_gan(spec, np.zeros((1, *known[0]), dtype=known[1]), classes)
-    model = build_symbolic(spec, *known)
-    if spec.train.mode == "autoencoder":  # the target is the input, after preprocessing
-        classes, target = None, tuple(preprocessed_view(model).outputs[0].shape[1:])
-    check_targets(spec, model, classes, target)
-    return model
+    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+    x, y, classes = dataset.train.x, dataset.train.y, dataset.num_classes
+    if isinstance(x, dict):  # several named inputs
+        return Placeholder((), "", classes, None, rows(x, slice(1)))
+    target = target_shape(y) if classes is None else None
+    return Placeholder(x.shape[1:], str(x.dtype), classes, target)
 
 
 def preprocessed_view(model):

@@ -15,9 +15,9 @@ from nnctl.spec.schema import NetworkSpec, Spec
 def check_targets(
     spec: Spec, model, classes: int | None, target_shape: tuple[int, ...] | None = None
 ) -> None:
-    """Check a one-output model of ``train.mode`` supervised or autoencoder against the data:
-    ``classes`` (None for regression) and the shape of one target (None: not known yet)."""
-    if spec.train.mode not in ("supervised", "autoencoder") or len(model.outputs) != 1:
+    """Check a one-output model against the data: ``classes`` (None for regression) and the
+    shape of one target (None: not known yet). The modes that learn targets call it."""
+    if len(model.outputs) != 1:
         return
     output = tuple(model.outputs[0].shape[1:])
     loss = loss_name(spec.loss)

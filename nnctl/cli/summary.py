@@ -14,9 +14,9 @@ def summary(spec_path: SpecPath, overrides: Overrides = None) -> None:
     spec, _ = load_spec(spec_path, overrides or [])
     import numpy as np
 
-    from nnctl.build import build_placeholder
+    from nnctl.modes import placeholder
 
-    model = build_placeholder(spec, spec_path.parent)
+    model = placeholder(spec, spec_path.parent)
     table = Table(title=f"{spec.name} ({spec_path})")
     for column in ("layer", "type", "output shape"):
         table.add_column(column)

@@ -33,8 +33,8 @@ def train(
 ) -> None:
     """Train the model a spec describes; print the run directory's path."""
     spec, _ = load_spec(spec_path, overrides or [])
-    from nnctl.build import build_placeholder
     from nnctl.errors import UserError
+    from nnctl.modes import placeholder
     from nnctl.rundir import RunDir, default_run_dir
     from nnctl.training import run as training
 
@@ -44,7 +44,7 @@ def train(
         run = RunDir(run_dir)
         metrics = training.resume(spec, spec_path.parent, run, quiet=quiet, force=force)
     else:
-        build_placeholder(spec, None)  # shape and size errors before any data is loaded
+        placeholder(spec, None)  # shape and size errors before any data is loaded
         run = RunDir.create(run_dir or default_run_dir(spec.name), force=force)
         err.print(f"training {spec.name} into {run.path}", markup=False)
         metrics = training.train(spec, spec_path.parent, run, quiet=quiet)

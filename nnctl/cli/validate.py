@@ -29,9 +29,9 @@ def validate(
         try:
             spec, _ = load_spec(path, overrides or [])
             if build:
-                from nnctl.build import build_placeholder
+                from nnctl.modes import placeholder
 
-                build_placeholder(spec, path.parent)
+                placeholder(spec, path.parent)
             out.print(f"{path}: OK", markup=False)
         except UserError as exc:
             failures.append(exc)

@@ -24,6 +24,7 @@ from nnctl.data.splits import (
     rows,
 )
 from nnctl.data.splits import one_hot as to_one_hot
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.spec.schema import DataSpec
 
@@ -41,7 +42,7 @@ class Dataset:
     train: Split
     validation: Split | None
     test: Split  # empty (zero rows) when the source has no test set and test_split is 0
-    task: str  # "classification" | "regression"
+    task: Task
     num_classes: int | None
     class_names: list[str] | None
     fingerprint: str  # sha256 over every split's arrays: changes iff the data changes
@@ -61,12 +62,12 @@ def load_dataset(
     base_dir = Path(base_dir)
     raw = load_raw(data, seed, base_dir, "data")
     task, classes, names = label_classes(raw)
-    if data.preprocess.one_hot and task != "classification":
+    if data.preprocess.one_hot and task != Task.CLASSIFICATION:
         raise UserError(
             "data.preprocess.one_hot: the targets are continuous (a regression task), so there "
             "are no class labels to one-hot encode; remove one_hot"
         )
-    stratify = task == "classification"
+    stratify = task == Task.CLASSIFICATION
     pair = (raw.x, encode_targets(raw.y, classes, "data"))
     if raw.test is None:
         train, test = holdout(

@@ -31,9 +31,10 @@ def announcement(dataset: Dataset) -> str | None:
 
 
 def check_loss(spec: Spec, dataset: Dataset) -> None:
-    """A supervised loss that cannot learn from word labels is a located SpecError (a binary
-    loss on more than two classes is ``nnctl.build.targets``' to refuse, for any labels)."""
-    if spec.train.mode != "supervised" or dataset.word_labels is None or not dataset.class_names:
+    """A loss that cannot learn from word labels is a located SpecError, for the modes whose
+    labels they are (a binary loss on more than two classes is ``nnctl.build.targets``' to
+    refuse, for any labels)."""
+    if dataset.word_labels is None or not dataset.class_names:
         return
     loss = loss_name(spec.loss)
     if loss is None or loss in INDEX_LOSSES or spec.data.preprocess.one_hot:

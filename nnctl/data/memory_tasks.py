@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.data.splits import Raw
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 
 MAX_VALUES = 2**28  # numbers in one array (1 GiB of float32): a spec must not exhaust memory
@@ -89,7 +90,7 @@ def load(spec, seed: int) -> Raw:
         x, y = associative_recall(
             spec.bits, spec.item_length, spec.min_items, spec.max_items, spec.n_samples, rng
         )
-    return Raw(x, y, task="regression")
+    return Raw(x, y, task=Task.REGRESSION)
 
 
 def sample_shape(spec) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.data.splits import Raw
+from nnctl.data.task import Task
 
 
 def windows(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -21,7 +22,7 @@ def sunspots(window: int) -> Raw:
 
     values = dataset.load_pandas().data["SUNACTIVITY"].to_numpy()
     x, y = windows(values, window)
-    return Raw(x, y, task="regression", ordered=True)
+    return Raw(x, y, task=Task.REGRESSION, ordered=True)
 
 
 def naive_forecast_mse(x: np.ndarray, y: np.ndarray) -> float:

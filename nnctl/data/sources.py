@@ -15,6 +15,7 @@ import sklearn.datasets
 
 from nnctl.data import files, memory_tasks, series, string_pairs, text
 from nnctl.data.splits import Raw
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.spec.schema import MEMORY_TASKS, DataCommon
 
@@ -54,7 +55,7 @@ def load_raw(spec, seed: int, base_dir: Path, key: str = "data") -> Raw:
         bunch = getattr(sklearn.datasets, BUNDLED[spec.source])()
         names = [str(name) for name in bunch.target_names]
         x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int64)
-        return Raw(x, y, task="classification", class_names=names)
+        return Raw(x, y, task=Task.CLASSIFICATION, class_names=names)
     if spec.source.startswith("make_"):
         return _generated(spec, seed, key)
     if spec.source == "sunspots":
@@ -81,9 +82,11 @@ def _generated(spec, seed: int, key: str) -> Raw:
     except ValueError as e:
         raise UserError(f"{key}: {spec.source} rejects these parameters: {e}") from None
     if spec.source == "make_regression":
-        return Raw(x.astype(np.float32), y.astype(np.float32), task="regression")
+        return Raw(x.astype(np.float32), y.astype(np.float32), task=Task.REGRESSION)
     names = [str(i) for i in range(getattr(spec, "n_classes", 2))]
-    return Raw(x.astype(np.float32), y.astype(np.int64), task="classification", class_names=names)
+    return Raw(
+        x.astype(np.float32), y.astype(np.int64), task=Task.CLASSIFICATION, class_names=names
+    )
 
 
 def _keras_set(spec, base_dir: Path, key: str) -> Raw:
@@ -106,7 +109,7 @@ def _keras_set(spec, base_dir: Path, key: str) -> Raw:
         x, x_test = x.astype(np.float32), x_test.astype(np.float32)
     y, y_test = (labels.reshape(-1).astype(np.int64) for labels in (y, y_test))
     names = CLASS_NAMES[spec.source]
-    return Raw(x, y, test=(x_test, y_test), task="classification", class_names=names)
+    return Raw(x, y, test=(x_test, y_test), task=Task.CLASSIFICATION, class_names=names)
 
 
 def _download(spec, key: str):

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 
 MAX_CLASSES = 1000  # a float target with more distinct integral values is taken as regression
 Arrays = np.ndarray | dict[str, np.ndarray]  # one array, or one per model input or output
 Pair = tuple[Arrays, Arrays]
-MULTIPLE = "multiple"  # the task of data with several named inputs or targets: taken as given
 
 
 def rows(arrays: Arrays, index) -> Arrays:
@@ -47,25 +47,25 @@ class Raw:
     word_labels: str | None = None  # targets read as words (class labels): what, for messages
 
 
-def infer_task(y: np.ndarray) -> str:
+def infer_task(y: np.ndarray) -> Task:
     """Classification if ``y`` is one label per sample, integer-valued or a word, else regression.
 
     Integer-valued: an integer or bool dtype, or floats that are all whole numbers with at most
     ``MAX_CLASSES`` distinct values. Targets with several columns are always regression.
     """
     if y.ndim != 1:
-        return "regression"
+        return Task.REGRESSION
     if y.dtype.kind in "iubU":
-        return "classification"
+        return Task.CLASSIFICATION
     if y.size and np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES:
-        return "classification"
-    return "regression"
+        return Task.CLASSIFICATION
+    return Task.REGRESSION
 
 
 def label_classes(raw: Raw) -> tuple[str, np.ndarray | None, list[str] | None]:
     """The task, the label values that become classes 0..K-1, and the class names."""
     if isinstance(raw.y, dict) or isinstance(raw.x, dict):
-        return MULTIPLE, None, None
+        return Task.MULTIPLE, None, None
     ys = [raw.y] if raw.test is None else [raw.y, raw.test[1]]
     if len({y.dtype.kind == "U" for y in ys}) > 1:  # NumPy would join them as strings
         raise UserError(
@@ -73,7 +73,7 @@ def label_classes(raw: Raw) -> tuple[str, np.ndarray | None, list[str] | None]:
             "words (class labels); one set is words and the other numbers"
         )
     task = raw.task or infer_task(np.concatenate(ys))
-    if task in ("regression", "seq2seq"):
+    if task in (Task.REGRESSION, Task.SEQ2SEQ):
         return task, None, None
     if raw.class_names is not None:
         return task, np.arange(len(raw.class_names)), raw.class_names

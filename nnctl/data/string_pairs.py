@@ -14,9 +14,10 @@ import numpy as np
 
 from nnctl.data import files
 from nnctl.data.splits import Raw
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 
-TASK = "seq2seq"
+TASK = Task.SEQ2SEQ
 MONTHS = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
 WEEKDAYS = [dt.date(2001, 1, d).strftime("%A") for d in range(1, 8)]  # 2001-01-01 is a Monday
 FIRST_DAY, LAST_DAY = dt.date(1950, 1, 1).toordinal(), dt.date(2049, 12, 31).toordinal()

@@ -20,6 +20,7 @@ import numpy as np
 
 from nnctl.data import files
 from nnctl.data.splits import Pair, Raw
+from nnctl.data.task import Task
 from nnctl.errors import UserError
 
 ACL_IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -69,7 +70,7 @@ def imdb_reviews(spec, base_dir: Path, key: str, class_names: list[str]) -> Raw:
         train, test = read_acl_imdb(path, f"{key}.path")
     else:
         train, test = _download_reviews(key)
-    return Raw(*train, test=test, task="classification", class_names=class_names)
+    return Raw(*train, test=test, task=Task.CLASSIFICATION, class_names=class_names)
 
 
 def read_acl_imdb(path: Path, key: str) -> tuple[Pair, Pair]:

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from nnctl.build.optimizer import make_optimizer
+from nnctl.data.task import Task
 from nnctl.errors import Interrupted
 from nnctl.keras_env import set_seed
+from nnctl.modes import mode_of
 from nnctl.rl import env as envs
 from nnctl.rl import play
 from nnctl.rl.agent import build_agent
@@ -82,7 +84,7 @@ class Agent:
     def identity(self) -> dict[str, Any]:
         """What run.json records of the environment; the policy's classes are its actions."""
         actions = [str(a) for a in range(int(self.env.action_space.n))]
-        return {"env": play.environment_id(self.spec), "task": "policy", "class_names": actions}
+        return {"env": play.environment_id(self.spec), "task": Task.POLICY, "class_names": actions}
 
     def changes(self, meta: dict) -> list[str]:
         """Whether the environment differs from the checkpoint's."""
@@ -203,7 +205,7 @@ def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
             while state.epoch < settings.episodes and not state.stopped:
                 logs = agent.episode(state.epoch)
                 where = f"in episode {state.epoch + 1}"
-                advice = finite.divergence_advice("actor_critic")
+                advice = mode_of(agent.spec).advice
                 total = agent.weight_total  # non-finite weights stay so: the last update tells
                 finite.check(
                     logs, where, agent.checkpointer, advice, variables=agent.watched, total=total

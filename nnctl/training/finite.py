@@ -82,16 +82,3 @@ def refuse_non_finite(arrays: dict[str, np.ndarray], what: str, last=None) -> No
             f"training diverged: {', '.join(bad[:SHOWN])}{more} became NaN or infinite, "
             f"so {what} was not written{kept}"
         )
-
-
-def divergence_advice(mode: str) -> str:
-    """What to try when training of ``train.mode`` diverges."""
-    if mode == "gan":
-        return (
-            "Lower gan.generator_optimizer.learning_rate and "
-            "gan.discriminator_optimizer.learning_rate, or clip their gradients (clipnorm)"
-        )
-    lower = "Lower optimizer.learning_rate, add gradient clipping (optimizer.clipnorm) or "
-    if mode == "actor_critic":
-        return lower + "set agent.normalize_advantages"
-    return lower + "standardize the data"

@@ -18,7 +18,6 @@ from nnctl.data import Dataset, Split
 from nnctl.keras_env import import_keras, set_seed
 from nnctl.rundir import SAMPLES, atomic_path
 from nnctl.spec.schema import Spec
-from nnctl.training import modes
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -30,7 +29,7 @@ GRID_PIXELS = 512  # grids are enlarged to about this width
 
 
 def prepare(spec: Spec, dataset: Dataset, steps_per_epoch: int):
-    """(the compiled Gan with every variable created, the dataset as a GAN run sees it)."""
+    """The compiled Gan, with every variable created."""
     if spec.gan.scorer is not None and dataset.num_classes is None:
         raise spec.error(
             ("gan", "scorer"),
@@ -38,7 +37,7 @@ def prepare(spec: Spec, dataset: Dataset, steps_per_epoch: int):
         )
     model = build_gan(spec, dataset.train.x, dataset.num_classes)
     compile_gan(model, spec, steps_per_epoch)
-    return model, modes.prepare(spec, dataset, model)
+    return model
 
 
 def train_scorer(spec: Spec, model, dataset: Dataset) -> None:

@@ -5,8 +5,8 @@ step; a resumed run restores the newest intact checkpoint after checking that ne
 what the run learns from (the data, the environment) changed. Both end the same way: the mode
 trains to the end, then model, metrics, curves, and the manifest that seals the directory.
 
-A mode's trainer (``Trainer``) does the mode's part: ``session.Session`` for the modes that
-learn from a dataset, ``actor_critic.Agent`` for episodes in an environment.
+A mode's trainer (``Trainer``, made by its ``Mode``) does the mode's part: ``session.Session``
+for the modes that learn from a dataset, ``actor_critic.Agent`` for episodes in an environment.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nnctl.errors import UserError
+from nnctl.modes import mode_of
 from nnctl.rundir import (
     CHECKPOINTS,
     CURVES,
@@ -75,13 +76,7 @@ class Trainer(Protocol):
 
 def _make_trainer(spec: Spec, base_dir: Path, run: RunDir) -> Trainer:
     """The trainer of the spec's mode (built inside the run's lock)."""
-    if spec.train.mode == "actor_critic":  # episodes in an environment, not epochs over data
-        from nnctl.training.actor_critic import Agent
-
-        return Agent(spec, run)
-    from nnctl.training.session import Session
-
-    return Session.create(spec, base_dir, run)
+    return mode_of(spec).trainer(spec, base_dir, run)
 
 
 def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> dict[str, Any]:

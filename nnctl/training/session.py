@@ -1,5 +1,6 @@
-"""The trainer of the modes that learn from a dataset (supervised, autoencoder, seq2seq, gan):
-data -> compiled model -> the checkpointed epoch loop -> metrics per split.
+"""The trainer of the modes that learn from a dataset: data -> compiled model -> the
+checkpointed epoch loop -> metrics per split, asking the run's ``Mode`` at each step that a mode
+does its own way (``nnctl.modes``).
 
 ``nnctl.training.run`` drives it through a run directory's lifecycle.
 """
@@ -11,16 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnctl import seq2seq
 from nnctl.build import build_model, compile_model
 from nnctl.build.targets import check_targets, target_shape
 from nnctl.data import Dataset, count, labels, load_dataset, rows
 from nnctl.data.text import model_input
 from nnctl.evaluate import SPLITS, split_metrics
 from nnctl.keras_env import set_seed
-from nnctl.rundir import CHECKPOINTS, HISTORY, VOCABULARIES, RunDir, write_text
+from nnctl.modes import Mode
+from nnctl.rundir import CHECKPOINTS, HISTORY, RunDir, write_text
 from nnctl.spec.schema import Spec
-from nnctl.training import gan, modes
 from nnctl.training.callbacks import history_csv, spec_callbacks
 from nnctl.training.curves import plot_curves
 from nnctl.training.state import Checkpointer, TrainState
@@ -39,6 +39,7 @@ class Session:
     """What one training process works with."""
 
     spec: Spec
+    mode: Mode
     run: RunDir
     dataset: Dataset
     model: Any
@@ -48,31 +49,21 @@ class Session:
     strings: Dataset | None = None  # the data before encoding (seq2seq: the strings)
 
     @classmethod
-    def create(cls, spec: Spec, base_dir: Path, run: RunDir) -> Session:
+    def create(cls, spec: Spec, base_dir: Path, run: RunDir, mode: Mode) -> Session:
         """Seed, data, and the compiled model with every variable created (so a checkpoint can
         be restored into it)."""
         set_seed(spec.seed)
         strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
-        labels.check_loss(spec, strings)
-        dataset, vocab = modes.encode(spec, strings)
-        if spec.train.mode == "gan":  # generator and discriminator, an optimizer each
-            model, dataset = gan.prepare(spec, dataset, steps_per_epoch(spec, dataset))
-        else:
-            model = build_model(spec, dataset.train.x, vocab.sizes if vocab else None)
-            dataset = modes.prepare(spec, dataset, model)
-            check_targets(spec, model, dataset.num_classes, target_shape(dataset.train.y))
-            compile_model(model, spec, steps_per_epoch(spec, dataset))
-            size = spec.train.batch_size
-            first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
-            first = (model_input(first[0]), *first[1:])  # text as string tensors
-            model._symbolic_build(data_batch=first)
-            class_weights(spec, dataset)  # refuses classes the data does not have, before any step
+        if mode.word_labels:
+            labels.check_loss(spec, strings)
+        dataset, vocab = mode.encode(spec, strings)
+        model, dataset = mode.build(spec, dataset, vocab, steps_per_epoch(spec, dataset))
         resolved = absolute_paths(spec.resolved(), base_dir)
         extra = {"spec": resolved, "data_fingerprint": dataset.fingerprint}
         keep = checkpoint_options(spec)[1]
         callbacks = spec_callbacks(spec)
         checkpointer = Checkpointer(run.file(CHECKPOINTS), model, callbacks, keep, extra)
-        return cls(spec, run, dataset, model, resolved, checkpointer, vocab, strings)
+        return cls(spec, mode, run, dataset, model, resolved, checkpointer, vocab, strings)
 
     @property
     def total(self) -> int:
@@ -99,8 +90,7 @@ class Session:
         generated samples learns the real data."""
         if note := labels.announcement(self.dataset):
             print(note, file=sys.stderr, flush=True)
-        if self.spec.train.mode == "gan":
-            gan.train_scorer(self.spec, self.model, self.dataset)
+        self.mode.begin(self.spec, self.model, self.dataset)
 
     def position(self, state: TrainState) -> str:
         epochs = self.total
@@ -115,29 +105,40 @@ class Session:
         spec, run, model, dataset = self.spec, self.run, self.model, self.dataset
         if state.history:  # a resumed run's history is the checkpoint's, whatever was written
             write_text(run.file(HISTORY), history_csv(state.history))
-        extra = gan.callbacks(spec, model, dataset, run.path) if spec.train.mode == "gan" else []
+        extra = self.mode.callbacks(spec, model, dataset, run.path)
         loop = make_loop(spec, dataset, model, run, self.checkpointer, quiet=quiet, extra=extra)
         return loop.run(state)
 
     def conclude(self, state: TrainState) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Metrics per split (seq2seq: with exact match, and its vocabularies written), and
-        what run.json adds."""
+        """Metrics per split (and the mode's own figures and artifacts), and what run.json
+        adds."""
         model, dataset = self.model, self.dataset
         metrics = {
             name: split_metrics(model, part, self.spec.train.batch_size)
             for name in SPLITS
             if (part := getattr(dataset, name)) is not None and count(part.x)
         }
-        if self.vocab is not None:
-            write_text(self.run.file(VOCABULARIES), self.vocab.to_json())
-            decode = seq2seq.decoder(model, self.vocab)
-            for name, figures in metrics.items():
-                part = getattr(self.strings, name)
-                figures["exact_match"] = seq2seq.exact_match(decode, self.vocab, part)
+        self.mode.conclude(self, metrics)
         return metrics, {"epochs": state.epoch}
 
     def plot(self, state: TrainState, target: Path) -> None:
         plot_curves(state.history, target)
+
+
+def compiled_model(mode: Mode, spec: Spec, dataset: Dataset, vocab, steps: int):
+    """The spec's model, compiled, with every variable created, checked against the targets
+    where the mode learns them; and the dataset as the mode trains on it."""
+    model = build_model(spec, dataset.train.x, vocab.sizes if vocab else None)
+    dataset = mode.prepare(spec, dataset, model)
+    if mode.checks_targets:
+        check_targets(spec, model, dataset.num_classes, target_shape(dataset.train.y))
+    compile_model(model, spec, steps)
+    size = spec.train.batch_size
+    first = (rows(dataset.train.x, slice(size)), rows(dataset.train.y, slice(size)), None)
+    first = (model_input(first[0]), *first[1:])  # text as string tensors
+    model._symbolic_build(data_batch=first)
+    class_weights(spec, dataset)  # refuses classes the data does not have, before any step
+    return model, dataset
 
 
 def absolute_paths(resolved: dict[str, Any], base_dir: Path) -> dict[str, Any]:

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 
 from nnctl.data import Dataset, count
+from nnctl.modes import mode_of
 from nnctl.rundir import RunDir
 from nnctl.spec.catalog import suggest
 from nnctl.spec.schema import Spec
 from nnctl.training.callbacks import run_callbacks
-from nnctl.training.finite import divergence_advice
 from nnctl.training.loop import Batches, Loop
 from nnctl.training.progress import PlainProgress, RichProgress
 from nnctl.training.state import Checkpointer
@@ -62,7 +62,7 @@ def make_loop(
         epochs=spec.train.epochs,
         checkpointer=checkpointer,
         every_steps=checkpoint_options(spec)[0],
-        advice=divergence_advice(spec.train.mode),
+        advice=mode_of(spec).advice,
     )
 
 

@@ -1,0 +1,64 @@
+"""``train.mode: gan``: a generator and a discriminator trained against each other through the
+checkpointed loop (``nnctl.layers.gan.Gan``), a frozen scorer of generated samples, a grid of
+samples every epoch; the export is the generator."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nnctl.modes.base import Mode
+
+
+class Gan(Mode):
+    name = "gan"
+    advice = (
+        "Lower gan.generator_optimizer.learning_rate and "
+        "gan.discriminator_optimizer.learning_rate, or clip their gradients (clipnorm)"
+    )
+
+    def build(self, spec, dataset, vocab, steps_per_epoch):
+        from nnctl.training import gan
+
+        model = gan.prepare(spec, dataset, steps_per_epoch)
+        return model, self.prepare(spec, dataset, model)
+
+    def prepare(self, spec, dataset, model):
+        """The task is generation: class labels serve only the scorer."""
+        from nnctl.data.task import Task
+
+        return dataclasses.replace(dataset, task=Task.GENERATION)
+
+    def begin(self, spec, model, dataset):
+        from nnctl.training import gan
+
+        gan.train_scorer(spec, model, dataset)
+
+    def callbacks(self, spec, model, dataset, run_path):
+        from nnctl.training import gan
+
+        return gan.callbacks(spec, model, dataset, run_path)
+
+    def placeholder(self, spec, base_dir):
+        """Generator, discriminator and scorer, on the data's sample shape."""
+        import numpy as np
+
+        from nnctl.build.gan import build_gan
+        from nnctl.build.model import placeholder_data
+
+        data = placeholder_data(spec, base_dir)
+        if data is None:
+            return None
+        return build_gan(spec, np.zeros((1, *data.shape), dtype=data.dtype), data.classes)
+
+    def add_figures(self, report, spec, model, data):
+        """The scorer on real samples and on an untrained generator's."""
+        from nnctl.training import gan
+
+        report.baselines |= gan.baselines(spec, model, data["part"])
+
+    def export(self, spec, model, run, out, fmt):
+        """The generator: noise in, samples out."""
+        from nnctl.build.gan import noise_batch
+        from nnctl.export import CHECK_BATCH, export_model
+
+        return export_model(spec, model.generator, run, out, fmt, noise_batch(spec, CHECK_BATCH))
