@@ -22,6 +22,7 @@ from nnctl.data.text import model_input
 from nnctl.errors import NnctlError, UserError
 from nnctl.evaluate import load_run
 from nnctl.keras_env import import_keras, stderr_silenced
+from nnctl.model_safety import Trust, guard
 from nnctl.modes import mode_of
 from nnctl.rundir import EXPORT, MODEL, VOCABULARIES, RunDir, atomic_path
 from nnctl.spec.schema import Spec
@@ -80,7 +81,7 @@ def export_model(
     tolerance = max(spec.export.tolerance, MIN_TOLERANCE.get(fmt, 0.0))
     with atomic_path(out) as tmp:
         WRITERS[fmt](model, tmp, run)
-        actual = predictor(tmp, fmt)(sample)
+        actual = predictor(tmp, fmt, Trust.OWN)(sample)
         diff = difference(actual, expected)
         if not diff <= tolerance:
             raise NnctlError(
@@ -107,7 +108,7 @@ def export_parts(model, name: str, out: Path, sample: np.ndarray, tolerance: flo
             expected = np.asarray(model.predict(sample, verbose=0))
         with atomic_path(target) as tmp:
             write_saved_model(submodel, tmp)
-            diff = difference(predict_saved_model(tmp, x), expected)
+            diff = difference(predict_saved_model(tmp, x, Trust.OWN), expected)
             if not diff <= tolerance:
                 raise NnctlError(f"export check failed: the {part} differs by {diff:.3g}")
         paths.append(target)
@@ -219,9 +220,11 @@ class Predictor:
         return self.run(np.asarray(x, dtype=dtype))
 
 
-def predictor(path: Path, fmt: str) -> Predictor:
-    """Load an exported model of format ``fmt`` for inference."""
+def predictor(path: Path, fmt: str, trust: Trust = Trust.CHECK) -> Predictor:
+    """Load an exported model of format ``fmt`` for inference, refusing one that is not pure
+    computation (``nnctl.model_safety``) unless ``trust`` says otherwise."""
     import_keras()  # TensorFlow quietly, before anything else imports it
+    guard(path, fmt, trust)
     return {
         "saved_model": _saved_model_predictor,
         "keras": keras_predictor,
@@ -230,8 +233,8 @@ def predictor(path: Path, fmt: str) -> Predictor:
     }[fmt](path)
 
 
-def predict_saved_model(path: Path, x: np.ndarray) -> np.ndarray:
-    return _saved_model_predictor(path)(x)
+def predict_saved_model(path: Path, x: np.ndarray, trust: Trust = Trust.CHECK) -> np.ndarray:
+    return predictor(path, "saved_model", trust)(x)
 
 
 def _saved_model_predictor(path: Path) -> Predictor:

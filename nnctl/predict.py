@@ -19,6 +19,7 @@ from nnctl.data import text
 from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.export import METADATA, Predictor, keras_predictor, predictor
+from nnctl.model_safety import Trust, guard
 from nnctl.modes import mode_of
 from nnctl.rundir import MODEL, SPEC, VOCABULARIES, RunDir, atomic_path
 from nnctl.spec.validate import load_spec
@@ -42,8 +43,9 @@ class Predictions:
     class_names: list[str] | None
 
 
-def load(path: Path) -> Loaded:
-    """A run directory (checked against its manifest), a SavedModel, or a .keras/.tflite/.onnx."""
+def load(path: Path, trust: Trust = Trust.CHECK) -> Loaded:
+    """A run directory (checked against its manifest), a SavedModel, or a .keras/.tflite/.onnx
+    (checked to be pure computation unless ``trust`` says otherwise)."""
     if path.is_dir() and (path / SPEC).is_file():
         run = RunDir.open(path)
         info = run.read_info()
@@ -54,11 +56,11 @@ def load(path: Path) -> Loaded:
     if path.is_dir() and (path / "saved_model.pb").is_file():
         metadata = json.loads((path / METADATA).read_text()) if (path / METADATA).is_file() else {}
         if metadata.get("task") == Task.SEQ2SEQ:
-            return Loaded(_seq2seq_saved_model(path), Task.SEQ2SEQ, None)
-        model = predictor(path, "saved_model")
+            return Loaded(_seq2seq_saved_model(path, trust), Task.SEQ2SEQ, None)
+        model = predictor(path, "saved_model", trust)
         return Loaded(model, metadata.get("task"), metadata.get("class_names"))
     if path.is_file() and path.suffix in FILE_FORMATS:
-        return Loaded(predictor(path, FILE_FORMATS[path.suffix]), None, None)
+        return Loaded(predictor(path, FILE_FORMATS[path.suffix], trust), None, None)
     raise UserError(
         f"{path}: not a run directory, a SavedModel directory or a .keras, .tflite or .onnx file"
     )
@@ -73,9 +75,10 @@ def seq2seq_run(run: RunDir) -> Predictor:
     return _strings(decoder(model, Vocabularies.read(run.file(VOCABULARIES))))
 
 
-def _seq2seq_saved_model(path: Path) -> Predictor:
+def _seq2seq_saved_model(path: Path, trust: Trust) -> Predictor:
     import tensorflow as tf
 
+    guard(path, "saved_model", trust)
     loaded = tf.saved_model.load(str(path))
     return _strings(loaded.signatures["serving_default"], loaded)
 
@@ -91,9 +94,11 @@ def _strings(decode, *keep_alive) -> Predictor:
     return Predictor(run, (1,), "string")
 
 
-def predict(model: Path, source: Path, batch_size: int = 256) -> Predictions:
+def predict(
+    model: Path, source: Path, batch_size: int = 256, trust: Trust = Trust.CHECK
+) -> Predictions:
     """Run the model at ``model`` on every sample in ``source``, ``batch_size`` at a time."""
-    loaded = load(model)
+    loaded = load(model, trust)
     x, names = read_input(source, loaded.predict.input_shape, loaded.predict.dtype)
     chunks = [loaded.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     outputs = np.concatenate(chunks) if chunks else np.zeros((0,))

@@ -101,8 +101,8 @@ def test_failed_check_leaves_nothing_at_the_target(trained, tmp_path, cli, monke
 
     real = nnctl.export.predictor
 
-    def off_by_one(path, kind):
-        loaded = real(path, kind)
+    def off_by_one(path, kind, *trust):
+        loaded = real(path, kind, *trust)
         return nnctl.export.Predictor(lambda x: loaded(x) + 1, loaded.input_shape, loaded.dtype)
 
     monkeypatch.setattr(nnctl.export, "predictor", off_by_one)

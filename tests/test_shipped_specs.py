@@ -13,6 +13,7 @@ from conftest import SPECS
 from rich.console import Console
 from text_data import write_csv
 
+from nnctl.model_safety import check_saved_model
 from nnctl.training.progress import RichProgress
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -70,6 +71,8 @@ def test_shipped_spec_runs(spec, tmp_path, cli):
     code, _, err = cli("export", run)
     assert code == 0, err
     assert (run / "export" / "saved_model.pb").is_file()
+    for export in run.glob("export*"):  # nnctl's own exports pass the check predict applies
+        assert list(check_saved_model(export)) == [], export
 
 
 def test_rich_progress_draws_each_epoch():

@@ -33,12 +33,22 @@ def predict(
         typer.Option("--out", "-o", help="Write .csv, .json or .npy [default: CSV on stdout]."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Samples per inference batch.")] = 256,
+    trust_model: Annotated[
+        bool,
+        typer.Option(
+            "--trust-model",
+            help="Run a SavedModel, TFLite or ONNX file even if it holds operations beyond pure "
+            "computation (file, process or Python ops). Only for models whose author you trust.",
+        ),
+    ] = False,
 ) -> None:
     """Predict: for classifiers the label and class probabilities of each sample."""
+    from nnctl.model_safety import Trust
     from nnctl.predict import predict as run_predict
     from nnctl.predict import render, write
 
-    result = run_predict(model, source, batch_size)
+    trust = Trust.USER if trust_model else Trust.CHECK
+    result = run_predict(model, source, batch_size, trust)
     err.print(f"predicted {len(result.names)} samples with {model}", markup=False)
     if dest is None:
         sys.stdout.write(render(result, ".csv").decode())
