@@ -99,8 +99,7 @@ def rotated_accuracy(run: Path) -> float:
     """Accuracy of the run's model on its test images turned by each of ROTATION_DEGREES."""
     from scipy import ndimage
 
-    from nnctl.evaluate import load_run
-    from nnctl.rundir import RunDir
+    from nnctl.rundir import RunDir, load_run
 
     spec, model = load_run(RunDir.open(run))
     data = _dataset(run)

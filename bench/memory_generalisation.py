@@ -27,8 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nnctl.data.memory_tasks import associative_recall, copy_task  # noqa: E402
-from nnctl.evaluate import load_run  # noqa: E402
-from nnctl.rundir import RunDir  # noqa: E402
+from nnctl.rundir import RunDir, load_run  # noqa: E402
 
 RUNS = ROOT / "bench" / "runs"
 EVAL_SEED = 2**20  # apart from any spec seed's training data

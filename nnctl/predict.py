@@ -18,10 +18,12 @@ import numpy as np
 from nnctl.data import text
 from nnctl.data.task import Task
 from nnctl.errors import UserError
-from nnctl.export import METADATA, Predictor, keras_predictor, predictor
+from nnctl.export import METADATA
 from nnctl.model_safety import Trust, guard
 from nnctl.modes import mode_of
-from nnctl.rundir import MODEL, SPEC, VOCABULARIES, RunDir, atomic_path
+from nnctl.predictors import Predictor, keras_predictor, predictor
+from nnctl.rundir import MODEL, SPEC, RunDir, atomic_path
+from nnctl.seq2seq import string_predictor
 from nnctl.spec.validate import load_spec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
@@ -66,32 +68,12 @@ def load(path: Path, trust: Trust = Trust.CHECK) -> Loaded:
     )
 
 
-def seq2seq_run(run: RunDir) -> Predictor:
-    """Strings in, greedily decoded strings out, from a seq2seq run."""
-    from nnctl.evaluate import load_run
-    from nnctl.seq2seq import Vocabularies, decoder
-
-    _, model = load_run(run)
-    return _strings(decoder(model, Vocabularies.read(run.file(VOCABULARIES))))
-
-
 def _seq2seq_saved_model(path: Path, trust: Trust) -> Predictor:
     import tensorflow as tf
 
     guard(path, "saved_model", trust)
     loaded = tf.saved_model.load(str(path))
-    return _strings(loaded.signatures["serving_default"], loaded)
-
-
-def _strings(decode, *keep_alive) -> Predictor:
-    """A predictor taking rows of one input string, returning the decoded strings."""
-    from nnctl.seq2seq import decode_all
-
-    def run(x: np.ndarray, _alive=keep_alive) -> np.ndarray:
-        texts = [str(row) for row in x.reshape(len(x), -1)[:, 0]]
-        return np.array(decode_all(decode, texts), dtype=object)
-
-    return Predictor(run, (1,), "string")
+    return string_predictor(loaded.signatures["serving_default"], loaded)
 
 
 def predict(

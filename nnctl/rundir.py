@@ -218,6 +218,16 @@ class RunDir:
             return {}
 
 
+def load_run(run: RunDir):
+    """(the run's resolved spec, its trained model loaded in Keras safe mode)."""
+    from nnctl.keras_env import import_keras
+    from nnctl.spec.validate import load_spec
+
+    spec, _ = load_spec(run.file(SPEC))
+    model = import_keras().saving.load_model(run.file(MODEL), safe_mode=True)
+    return spec, model
+
+
 def environment() -> dict[str, Any]:
     """Versions and hardware a run's results depend on: bitwise reproducibility holds only
     on the same versions, the same CPU model and instruction sets (they pick TensorFlow's oneDNN

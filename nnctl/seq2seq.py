@@ -178,3 +178,23 @@ def exact_match(decode, vocab: Vocabularies, part: Split) -> float:
     predicted = decode_all(decode, part.x)
     truth = [normalized(str(t), vocab) for t in part.y]
     return float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)]))
+
+
+def string_predictor(decode, *keep_alive):
+    """A ``Predictor`` taking rows of one input string and returning the decoded strings;
+    ``keep_alive`` holds what ``decode`` needs to stay loaded (a SavedModel)."""
+    from nnctl.predictors import Predictor
+
+    def run(x: np.ndarray, _alive=keep_alive) -> np.ndarray:
+        texts = [str(row) for row in x.reshape(len(x), -1)[:, 0]]
+        return np.array(decode_all(decode, texts), dtype=object)
+
+    return Predictor(run, (1,), "string")
+
+
+def run_predictor(run):
+    """Strings in, greedily decoded strings out, from a trained seq2seq run."""
+    from nnctl.rundir import VOCABULARIES, load_run
+
+    _, model = load_run(run)
+    return string_predictor(decoder(model, Vocabularies.read(run.file(VOCABULARIES))))

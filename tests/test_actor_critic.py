@@ -203,9 +203,8 @@ def test_export_is_the_policy(tiny_run, cli, tmp_path):
     """The SavedModel takes observations and gives the trained network's action probabilities."""
     import tensorflow as tf
 
-    from nnctl.evaluate import load_run
     from nnctl.rl.play import observations
-    from nnctl.rundir import RunDir
+    from nnctl.rundir import RunDir, load_run
 
     code, _, err = cli("export", tiny_run, "--out", tmp_path / "policy")
     assert code == 0, err

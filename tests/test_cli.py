@@ -79,8 +79,7 @@ def test_evaluate_table_has_confusion_matrix(trained, cli):
 def test_export_saved_model_reproduces_model(trained, tmp_path, cli):
     import tensorflow as tf
 
-    from nnctl.evaluate import load_run
-    from nnctl.rundir import RunDir
+    from nnctl.rundir import RunDir, load_run
 
     code, out, err = cli("export", trained, "--out", tmp_path / "sm")
     assert code == 0, err

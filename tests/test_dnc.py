@@ -336,7 +336,7 @@ def test_copy_spec_trains_evaluates_and_exports(trained, cli):
     assert "bit_error" in json.loads(out)
     code, out, err = cli("export", trained)
     assert code == 0, err
-    from nnctl.export import predict_saved_model
+    from nnctl.predictors import predict_saved_model
 
     model = keras.saving.load_model(trained / "model.keras", safe_mode=True)
     longer = np.random.default_rng(0).integers(0, 2, (2, 13, 4)).astype("float32")

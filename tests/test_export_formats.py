@@ -98,12 +98,13 @@ def test_saved_model_carries_class_names_for_predict(trained, tmp_path, cli):
 @pytest.mark.parametrize("fmt", ["saved_model", "tflite"])
 def test_failed_check_leaves_nothing_at_the_target(trained, tmp_path, cli, monkeypatch, fmt):
     import nnctl.export
+    import nnctl.predictors
 
     real = nnctl.export.predictor
 
     def off_by_one(path, kind, *trust):
         loaded = real(path, kind, *trust)
-        return nnctl.export.Predictor(lambda x: loaded(x) + 1, loaded.input_shape, loaded.dtype)
+        return nnctl.predictors.Predictor(lambda x: loaded(x) + 1, loaded.input_shape, loaded.dtype)
 
     monkeypatch.setattr(nnctl.export, "predictor", off_by_one)
     target = tmp_path / ("out" if fmt == "saved_model" else "out.tflite")
@@ -114,6 +115,7 @@ def test_failed_check_leaves_nothing_at_the_target(trained, tmp_path, cli, monke
 
 def test_failed_reexport_keeps_the_previous_export(trained, tmp_path, cli, monkeypatch):
     import nnctl.export
+    import nnctl.predictors
 
     target = tmp_path / "sm"
     assert cli("export", trained, "--out", target)[0] == 0

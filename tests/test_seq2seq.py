@@ -119,8 +119,7 @@ def test_evaluate_reports_exact_match(adder, cli):
 def test_export_maps_strings_to_the_same_strings(adder, cli, tmp_path):
     import tensorflow as tf
 
-    from nnctl.evaluate import load_run
-    from nnctl.rundir import RunDir
+    from nnctl.rundir import RunDir, load_run
     from nnctl.seq2seq import Vocabularies, decode_all, decoder
 
     out = tmp_path / "adder"

@@ -4,7 +4,7 @@ episodes, and the export is the policy."""
 
 from __future__ import annotations
 
-from nnctl.modes.base import Mode
+from nnctl.modes.base import ExportTarget, Mode
 
 
 class ActorCritic(Mode):
@@ -31,13 +31,12 @@ class ActorCritic(Mode):
 
         return evaluation_report(spec, model)
 
-    def export(self, spec, model, run, out, fmt):
-        """The policy: observations in, action probabilities out."""
-        from nnctl.export import CHECK_BATCH, export_model
+    def export_target(self, spec, model, fmt, samples):
+        """The policy alone: observations in, action probabilities out."""
         from nnctl.rl.play import export_check, policy_model
 
-        sample = export_check(spec, model, fmt, CHECK_BATCH)
-        return export_model(spec, policy_model(spec, model), run, out, fmt, sample, named=False)
+        sample = export_check(spec, model, fmt, samples)
+        return ExportTarget(policy_model(spec, model), sample, named=False)
 
     def predictor(self, run):
         from nnctl.data.task import Task

@@ -1,21 +1,33 @@
 """The ``Mode`` interface: everything that differs between training modes, asked of one object.
 
-The rest of nnctl never compares mode or task names: it asks ``mode_of(spec)`` (``nnctl.modes``)
-and calls these methods. The defaults are supervised learning's; a mode overrides what it does
-differently. Importing a mode imports no TensorFlow: its methods import what they need.
+Above the spec layer nnctl never compares mode names: it asks ``mode_of(spec)`` (``nnctl.modes``)
+and calls these methods. The defaults are what a mode that learns from a dataset does; a mode
+overrides what it does differently. Importing a mode imports no TensorFlow: its methods import
+what they need.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from nnctl.data import Dataset
-    from nnctl.evaluate import Report
     from nnctl.rundir import RunDir
     from nnctl.spec.schema import Spec
+    from nnctl.training.evaluation import Report
     from nnctl.training.run import Trainer
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """What a run exports: a Keras model, and what its export is checked on."""
+
+    model: Any
+    sample: Any = None  # inputs to compare the export with the model on (None: the run's data)
+    named: bool = True  # a model of several named inputs or outputs takes and gives them by name
+    strings: bool = False  # strings in, greedily decoded strings out (one SavedModel)
 
 
 class Mode:
@@ -89,7 +101,7 @@ class Mode:
     def evaluate(self, spec: Spec, model, run: RunDir, split: str) -> Report:
         """Metrics of the trained ``model`` on ``split``, with the baselines that give them
         meaning."""
-        from nnctl.evaluate import evaluate_split
+        from nnctl.training.evaluation import evaluate_split
 
         return evaluate_split(self, spec, model, run, split)
 
@@ -102,11 +114,10 @@ class Mode:
         ``part`` (the split evaluated), ``strings`` and ``vocab``."""
 
     # ------------------------------------------------------------------ export and predict
-    def export(self, spec: Spec, model, run: RunDir, out: Path, fmt: str):
-        """Write and check the export: the model, taking the data's features."""
-        from nnctl.export import export_model
-
-        return export_model(spec, model, run, out, fmt)
+    def export_target(self, spec: Spec, model, fmt: str, samples: int) -> ExportTarget:
+        """What ``nnctl export`` writes in ``fmt``, and ``samples`` inputs to check it on: the
+        whole model on the run's data by default."""
+        return ExportTarget(model)
 
     def predictor(self, run: RunDir):
         """(predict function, task) for ``nnctl predict RUN_DIR``; None: the saved model's."""

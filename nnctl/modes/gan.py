@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from nnctl.modes.base import Mode
+from nnctl.modes.base import ExportTarget, Mode
 
 
 class Gan(Mode):
@@ -56,9 +56,8 @@ class Gan(Mode):
 
         report.baselines |= gan.baselines(spec, model, data["part"])
 
-    def export(self, spec, model, run, out, fmt):
+    def export_target(self, spec, model, fmt, samples):
         """The generator: noise in, samples out."""
         from nnctl.build.gan import noise_batch
-        from nnctl.export import CHECK_BATCH, export_model
 
-        return export_model(spec, model.generator, run, out, fmt, noise_batch(spec, CHECK_BATCH))
+        return ExportTarget(model.generator, noise_batch(spec, samples))

@@ -3,7 +3,7 @@ greedy decoder for evaluation, predictions and the export (``nnctl.seq2seq``).""
 
 from __future__ import annotations
 
-from nnctl.modes.base import Mode
+from nnctl.modes.base import ExportTarget, Mode
 
 
 class Seq2Seq(Mode):
@@ -49,7 +49,7 @@ class Seq2Seq(Mode):
         import numpy as np
 
         from nnctl import seq2seq
-        from nnctl.evaluate import EXAMPLES
+        from nnctl.training.evaluation import EXAMPLES
 
         vocab, strings = data["vocab"], data["strings"]
         predicted = seq2seq.decode_all(seq2seq.decoder(model, vocab), strings.x)
@@ -59,13 +59,12 @@ class Seq2Seq(Mode):
         wrong = [t for t in triples if t[1] != t[2]]
         report.examples = (wrong[:EXAMPLES] + [t for t in triples if t[1] == t[2]])[:EXAMPLES]
 
-    def export(self, spec, model, run, out, fmt):
-        from nnctl.export import export_seq2seq
-
-        return export_seq2seq(spec, model, run, out, fmt)
+    def export_target(self, spec, model, fmt, samples):
+        """The model and its greedy decoder, as one SavedModel of strings in and out."""
+        return ExportTarget(model, strings=True)
 
     def predictor(self, run):
         from nnctl.data.task import Task
-        from nnctl.predict import seq2seq_run
+        from nnctl.seq2seq import run_predictor
 
-        return seq2seq_run(run), Task.SEQ2SEQ
+        return run_predictor(run), Task.SEQ2SEQ

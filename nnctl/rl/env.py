@@ -24,10 +24,6 @@ def gymnasium():
     return gymnasium
 
 
-def known_ids() -> list[str]:
-    return sorted(gymnasium().envs.registry)
-
-
 def make(spec: Spec) -> Any:
     """The spec's environment; a located error if it cannot be made or does not fit an
     actor-critic agent (discrete actions, a box of float observations)."""

@@ -123,8 +123,8 @@ def export_check(spec: Spec, model, fmt: str, count: int) -> np.ndarray:
 
 def policy_predictor(run):
     """``nnctl predict`` on an actor_critic run: the policy's action probabilities."""
-    from nnctl.evaluate import load_run
-    from nnctl.export import keras_predictor
+    from nnctl.predictors import keras_predictor
+    from nnctl.rundir import load_run
 
     spec, model = load_run(run)
     return keras_predictor(policy_model(spec, model))
@@ -132,7 +132,7 @@ def policy_predictor(run):
 
 def evaluation_report(spec: Spec, model):
     """``nnctl evaluate``: the evaluation episodes' returns beside a random policy's."""
-    from nnctl.evaluate import Report
+    from nnctl.training.evaluation import Report
 
     metrics = evaluate(spec, model)
     actions = int(model.output[spec.agent.policy].shape[-1])

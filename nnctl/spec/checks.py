@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nnctl.rl.checks import check_actor_critic
+from nnctl.spec.actor_critic import check_actor_critic
 from nnctl.spec.catalog import COMMON, catalog, closest, hint, layer_names, layer_params, suggest
 from nnctl.spec.gan import check_gan, raw_networks, raw_optimizers
 from nnctl.spec.graph import check_graph

@@ -16,13 +16,13 @@ from nnctl.build import build_model, compile_model
 from nnctl.build.targets import check_targets, target_shape
 from nnctl.data import Dataset, count, labels, load_dataset, rows
 from nnctl.data.text import model_input
-from nnctl.evaluate import SPLITS, split_metrics
 from nnctl.keras_env import set_seed
 from nnctl.modes import Mode
 from nnctl.rundir import CHECKPOINTS, HISTORY, RunDir, write_text
 from nnctl.spec.schema import Spec
 from nnctl.training.callbacks import history_csv, spec_callbacks
 from nnctl.training.curves import plot_curves
+from nnctl.training.evaluation import SPLITS, split_metrics
 from nnctl.training.state import Checkpointer, TrainState
 from nnctl.training.supervised import (
     checkpoint_options,

@@ -1,4 +1,5 @@
-"""Spec rules of ``train.mode: actor_critic`` that need no TensorFlow (``nnctl validate``)."""
+"""Spec rules of ``train.mode: actor_critic`` (``nnctl validate``; no TensorFlow, and Gymnasium's
+registry only for actor-critic specs)."""
 
 from __future__ import annotations
 
@@ -50,9 +51,9 @@ def _not_here(what: str) -> str:
 
 
 def _check_env_id(spec: Spec) -> Iterator[Issue]:
-    from nnctl.rl.env import known_ids
+    import gymnasium
 
-    known = known_ids()
+    known = sorted(gymnasium.envs.registry)
     if spec.env.id not in known:
         message = f"no Gymnasium environment {spec.env.id!r}{hint(spec.env.id, known, COMMON_ENVS)}"
         yield ("env", "id"), message, False

@@ -1,0 +1,78 @@
+"""A trained model's figures on a split of its data, as the modes that learn from a dataset
+report them: Keras's metrics, the data's baselines, for classifiers a confusion matrix and class
+scores, and the mode's own figures (``Mode.add_figures``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnctl.data import Dataset, Split, count, load_dataset
+from nnctl.data.series import naive_forecast_mse
+from nnctl.data.task import Task
+from nnctl.data.text import model_input
+from nnctl.errors import UserError
+from nnctl.rundir import RunDir
+from nnctl.spec.schema import Spec
+
+SPLITS = ("train", "validation", "test")
+EXAMPLES = 8  # seq2seq examples shown
+
+
+@dataclass
+class Report:
+    split: str
+    samples: int
+    metrics: dict[str, float]
+    class_names: list[str] | None = None
+    confusion: np.ndarray | None = None  # rows: true class, columns: predicted class
+    precision: list[float] = field(default_factory=list)
+    baselines: dict[str, float] = field(default_factory=dict)  # what a trivial model scores
+    recall: list[float] = field(default_factory=list)
+    examples: list[tuple[str, str, str]] = field(default_factory=list)  # input, expected, got
+    unit: str = "samples"  # what ``samples`` counts (actor_critic: episodes)
+
+
+def split_metrics(model, split: Split, batch_size: int) -> dict[str, float]:
+    """``model.evaluate`` in inference mode, as a plain dict of floats."""
+    if count(split.x) == 0:
+        return {}
+    x = model_input(split.x)  # text as string tensors
+    results = model.evaluate(x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
+    return {name: float(value) for name, value in results.items()}
+
+
+def evaluate_split(mode, spec: Spec, model, run: RunDir, split: str) -> Report:
+    """Metrics of ``model`` on a split of the spec's data, the data's baselines, and the
+    ``mode``'s own figures."""
+    strings = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    vocab = mode.vocabularies(run)
+    dataset, _ = mode.encode(spec, strings, vocab)
+    dataset = mode.prepare(spec, dataset, model)
+    part = getattr(dataset, split)
+    if part is None or count(part.x) == 0:
+        raise UserError(f"{run.path}: the {split} split is empty for this spec")
+    report = Report(split, count(part.x), split_metrics(model, part, spec.train.batch_size))
+    if dataset.task == Task.CLASSIFICATION:
+        _add_classification(report, model, part, dataset, spec.train.batch_size)
+    if spec.data.source == "sunspots":  # a forecast must beat repeating the last value
+        report.baselines["naive_forecast_mse"] = naive_forecast_mse(part.x, part.y)
+    data = {"dataset": dataset, "part": part, "strings": getattr(strings, split), "vocab": vocab}
+    mode.add_figures(report, spec, model, data)
+    return report
+
+
+def _add_classification(report: Report, model, part: Split, dataset: Dataset, batch: int) -> None:
+    scores = np.asarray(model.predict(model_input(part.x), batch_size=batch, verbose=0))
+    k = dataset.num_classes or scores.shape[-1]
+    predicted = (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(-1)
+    truth = part.y.argmax(-1) if part.y.ndim > 1 else part.y.astype(int).reshape(-1)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    report.confusion = confusion
+    report.class_names = dataset.class_names or [str(i) for i in range(k)]
+    diag = np.diag(confusion).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        report.precision = np.nan_to_num(diag / confusion.sum(axis=0)).tolist()
+        report.recall = np.nan_to_num(diag / confusion.sum(axis=1)).tolist()
