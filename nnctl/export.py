@@ -262,7 +262,7 @@ def export_seq2seq(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
     checked to write the same strings as the trained model on test inputs."""
     import tensorflow as tf
 
-    from nnctl import seq2seq
+    from nnctl.modes.seq2seq import strings as seq2seq
 
     if fmt != "saved_model":
         raise UserError(f"a seq2seq run exports a SavedModel (strings in and out), not {fmt}")

@@ -21,9 +21,9 @@ from nnctl.errors import UserError
 from nnctl.export import METADATA
 from nnctl.model_safety import Trust, guard
 from nnctl.modes import mode_of
+from nnctl.modes.seq2seq.strings import string_predictor
 from nnctl.predictors import Predictor, keras_predictor, predictor
 from nnctl.rundir import MODEL, SPEC, RunDir, atomic_path
-from nnctl.seq2seq import string_predictor
 from nnctl.spec.validate import load_spec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}

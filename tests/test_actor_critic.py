@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, finish, interrupted, spawn, train_once
 
 from nnctl.errors import SpecError
-from nnctl.rl.returns import discounted, gae, standardized
+from nnctl.modes.actor_critic.returns import discounted, gae, standardized
 from nnctl.spec.validate import load_spec
 
 TINY = """
@@ -203,7 +203,7 @@ def test_export_is_the_policy(tiny_run, cli, tmp_path):
     """The SavedModel takes observations and gives the trained network's action probabilities."""
     import tensorflow as tf
 
-    from nnctl.rl.play import observations
+    from nnctl.modes.actor_critic.play import observations
     from nnctl.rundir import RunDir, load_run
 
     code, _, err = cli("export", tiny_run, "--out", tmp_path / "policy")
@@ -271,7 +271,7 @@ def test_resume_replays_the_same_episodes(tiny_run, tmp_path, pause, signum, exi
 
 
 def test_plain_progress_prints_every_tenth_episode_and_the_last(capsys):
-    from nnctl.training.actor_critic import COLUMNS, EpisodeProgress
+    from nnctl.modes.actor_critic.trainer import COLUMNS, EpisodeProgress
 
     progress = EpisodeProgress(25, quiet=True)
     for episode in range(1, 26):

@@ -146,7 +146,7 @@ GAN_EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(GAN_EXPECTED))
 def test_shipped_gan_spec_builds(name):
-    from nnctl.build.gan import build_gan, compile_gan
+    from nnctl.modes.gan.build import build_gan, compile_gan
 
     spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
     shape, networks = GAN_EXPECTED[name]

@@ -112,9 +112,9 @@ def test_evaluate_sets_quality_against_real_data_and_the_untrained_generator(tra
 
 
 def test_untrained_baseline_is_the_generator_training_started_from(trained):
-    from nnctl.build.gan import build_generator
     from nnctl.data import load_dataset
     from nnctl.keras_env import set_seed
+    from nnctl.modes.gan.build import build_generator
     from nnctl.spec.validate import load_spec
     from nnctl.training import checkpoint, gan
     from nnctl.training.state import restore
@@ -214,7 +214,7 @@ def test_sample_quality_figures():
 def test_grid_draws_samples_in_rows_black_to_white(tmp_path):
     import matplotlib.image
 
-    from nnctl.training.gan import save_grid
+    from nnctl.modes.gan.training import save_grid
 
     samples = np.stack([np.zeros((2, 2)), np.ones((2, 2)), np.full((2, 2), 0.5)])
     save_grid(samples.reshape(3, 4), columns=2, shape=(2, 2), span=(0.0, 1.0),

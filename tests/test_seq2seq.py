@@ -13,7 +13,7 @@ from conftest import train_once
 
 from nnctl.data import Dataset, Split
 from nnctl.data.string_pairs import DATE_FORMATS, addition, dates
-from nnctl.seq2seq import END, START, UNK, build_vocabularies, encode
+from nnctl.modes.seq2seq.strings import END, START, UNK, build_vocabularies, encode
 
 # "7+5" -> "12" on all 100 one-digit sums: small enough to learn in seconds.
 TINY = """
@@ -119,8 +119,8 @@ def test_evaluate_reports_exact_match(adder, cli):
 def test_export_maps_strings_to_the_same_strings(adder, cli, tmp_path):
     import tensorflow as tf
 
+    from nnctl.modes.seq2seq.strings import Vocabularies, decode_all, decoder
     from nnctl.rundir import RunDir, load_run
-    from nnctl.seq2seq import Vocabularies, decode_all, decoder
 
     out = tmp_path / "adder"
     code, _, err = cli("export", adder, "--out", out)

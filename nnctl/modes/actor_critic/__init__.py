@@ -1,6 +1,12 @@
 """``train.mode: actor_critic``: advantage actor-critic on a Gymnasium environment, learning
-from episodes instead of epochs over data (``nnctl.training.actor_critic``); evaluation plays
-episodes, and the export is the policy."""
+from episodes instead of epochs over data; evaluation plays episodes, and the export is the
+policy.
+
+The mode's home: ``trainer`` (the agent's episode loop, the trainer of a run), ``env`` (makes
+and seeds the environment), ``returns`` (rewards into learning targets), ``agent`` (builds and
+checks the two-headed network), ``play`` (the policy in evaluation, export and predict). Its spec
+rules are in the spec layer, below: ``nnctl/spec/actor_critic.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,31 +21,31 @@ class ActorCritic(Mode):
     )
 
     def trainer(self, spec, base_dir, run):
-        from nnctl.training.actor_critic import Agent
+        from nnctl.modes.actor_critic.trainer import Agent
 
         return Agent(spec, run)
 
     def placeholder(self, spec, base_dir):
         """The network on the environment's observation."""
-        from nnctl.rl.agent import build_agent
+        from nnctl.modes.actor_critic.agent import build_agent
 
         return build_agent(spec)
 
     def evaluate(self, spec, model, run, split):
         """Evaluation episodes, not a data split."""
-        from nnctl.rl.play import evaluation_report
+        from nnctl.modes.actor_critic.play import evaluation_report
 
         return evaluation_report(spec, model)
 
     def export_target(self, spec, model, fmt, samples):
         """The policy alone: observations in, action probabilities out."""
-        from nnctl.rl.play import export_check, policy_model
+        from nnctl.modes.actor_critic.play import export_check, policy_model
 
         sample = export_check(spec, model, fmt, samples)
         return ExportTarget(policy_model(spec, model), sample, named=False)
 
     def predictor(self, run):
         from nnctl.data.task import Task
-        from nnctl.rl.play import policy_predictor
+        from nnctl.modes.actor_critic.play import policy_predictor
 
         return policy_predictor(run), Task.POLICY

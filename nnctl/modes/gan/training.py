@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from nnctl.build.gan import build_gan, build_generator, compile_gan, image_shape, noise_batch
 from nnctl.build.optimizer import make_optimizer
 from nnctl.data import Dataset, Split
 from nnctl.keras_env import import_keras, set_seed
+from nnctl.modes.gan.build import build_gan, build_generator, compile_gan, image_shape, noise_batch
 from nnctl.rundir import SAMPLES, atomic_path
 from nnctl.spec.schema import Spec
 

@@ -1,6 +1,12 @@
 """``train.mode: gan``: a generator and a discriminator trained against each other through the
-checkpointed loop (``nnctl.layers.gan.Gan``), a frozen scorer of generated samples, a grid of
-samples every epoch; the export is the generator."""
+checkpointed loop, a frozen scorer of generated samples, a grid of samples every epoch; the
+export is the generator.
+
+The mode's home: ``build`` (the spec's networks as Keras models, joined in a ``Gan``),
+``training`` (the scorer, sample grids, quality figures). The ``Gan`` model itself, with its
+train step, is a registered Keras class in the layers layer (``nnctl/layers/gan.py``), so that
+a saved model loads in safe mode; its spec rules are ``nnctl/spec/gan.py``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ class Gan(Mode):
     )
 
     def build(self, spec, dataset, vocab, steps_per_epoch):
-        from nnctl.training import gan
+        from nnctl.modes.gan import training as gan
 
         model = gan.prepare(spec, dataset, steps_per_epoch)
         return model, self.prepare(spec, dataset, model)
@@ -29,12 +35,12 @@ class Gan(Mode):
         return dataclasses.replace(dataset, task=Task.GENERATION)
 
     def begin(self, spec, model, dataset):
-        from nnctl.training import gan
+        from nnctl.modes.gan import training as gan
 
         gan.train_scorer(spec, model, dataset)
 
     def callbacks(self, spec, model, dataset, run_path):
-        from nnctl.training import gan
+        from nnctl.modes.gan import training as gan
 
         return gan.callbacks(spec, model, dataset, run_path)
 
@@ -42,8 +48,8 @@ class Gan(Mode):
         """Generator, discriminator and scorer, on the data's sample shape."""
         import numpy as np
 
-        from nnctl.build.gan import build_gan
         from nnctl.build.model import placeholder_data
+        from nnctl.modes.gan.build import build_gan
 
         data = placeholder_data(spec, base_dir)
         if data is None:
@@ -52,12 +58,12 @@ class Gan(Mode):
 
     def add_figures(self, report, spec, model, data):
         """The scorer on real samples and on an untrained generator's."""
-        from nnctl.training import gan
+        from nnctl.modes.gan import training as gan
 
         report.baselines |= gan.baselines(spec, model, data["part"])
 
     def export_target(self, spec, model, fmt, samples):
         """The generator: noise in, samples out."""
-        from nnctl.build.gan import noise_batch
+        from nnctl.modes.gan.build import noise_batch
 
         return ExportTarget(model.generator, noise_batch(spec, samples))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.build.model import build_model
-from nnctl.rl import env as envs
+from nnctl.modes.actor_critic import env as envs
 from nnctl.spec.schema import Spec
 
 ADAPT_STEPS = 2000  # observations of random play that Normalization-like layers adapt on

@@ -1,5 +1,9 @@
 """``train.mode: seq2seq``: strings in, strings out, with teacher forcing in training and one
-greedy decoder for evaluation, predictions and the export (``nnctl.seq2seq``)."""
+greedy decoder for evaluation, predictions and the export.
+
+The mode's home: ``strings`` (vocabularies, encoding to token ids, the greedy decoder). Its data
+sources are in ``nnctl/data/string_pairs.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,13 @@ class Seq2Seq(Mode):
     def encode(self, spec, dataset, vocab=None):
         """Strings become token ids, with ``vocab`` (a trained run's) or vocabularies built
         from the training split."""
-        from nnctl import seq2seq
+        from nnctl.modes.seq2seq import strings as seq2seq
 
         return seq2seq.encode(dataset, spec.data.tokens, vocab)
 
     def conclude(self, session, metrics):
         """Exact match of greedy decoding on every split; the vocabularies beside the model."""
-        from nnctl import seq2seq
+        from nnctl.modes.seq2seq import strings as seq2seq
         from nnctl.rundir import VOCABULARIES, write_text
 
         write_text(session.run.file(VOCABULARIES), session.vocab.to_json())
@@ -39,8 +43,8 @@ class Seq2Seq(Mode):
         return build_model(spec, rows(dataset.train.x, slice(1)), vocab.sizes)
 
     def vocabularies(self, run):
+        from nnctl.modes.seq2seq.strings import Vocabularies
         from nnctl.rundir import VOCABULARIES
-        from nnctl.seq2seq import Vocabularies
 
         return Vocabularies.read(run.file(VOCABULARIES))
 
@@ -48,7 +52,7 @@ class Seq2Seq(Mode):
         """Greedy decoding's exact-match rate, and examples (the first mistakes first)."""
         import numpy as np
 
-        from nnctl import seq2seq
+        from nnctl.modes.seq2seq import strings as seq2seq
         from nnctl.training.evaluation import EXAMPLES
 
         vocab, strings = data["vocab"], data["strings"]
@@ -65,6 +69,6 @@ class Seq2Seq(Mode):
 
     def predictor(self, run):
         from nnctl.data.task import Task
-        from nnctl.seq2seq import run_predictor
+        from nnctl.modes.seq2seq.strings import run_predictor
 
         return run_predictor(run), Task.SEQ2SEQ

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.keras_env import import_keras
-from nnctl.rl import env as envs
+from nnctl.modes.actor_critic import env as envs
 from nnctl.spec.schema import Spec
 
 EPISODES_SEEN = 4  # evaluation episodes whose observations check an export

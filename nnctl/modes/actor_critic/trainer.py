@@ -25,10 +25,10 @@ from nnctl.data.task import Task
 from nnctl.errors import Interrupted
 from nnctl.keras_env import set_seed
 from nnctl.modes import mode_of
-from nnctl.rl import env as envs
-from nnctl.rl import play
-from nnctl.rl.agent import build_agent
-from nnctl.rl.returns import EPSILON, discounted, gae, standardized
+from nnctl.modes.actor_critic import env as envs
+from nnctl.modes.actor_critic import play
+from nnctl.modes.actor_critic.agent import build_agent
+from nnctl.modes.actor_critic.returns import EPSILON, discounted, gae, standardized
 from nnctl.rundir import (
     CHECKPOINTS,
     HISTORY,
