@@ -13,8 +13,15 @@ from rich.console import Console
 
 from nnctl.errors import ExitCode, NnctlError, SpecError
 
-SpecPath = Annotated[Path, typer.Argument(help="The YAML spec file.", show_default=False)]
-RunPath = Annotated[Path, typer.Argument(help="A run directory written by 'nnctl train'.")]
+SpecPath = Annotated[
+    Path, typer.Argument(help="The YAML spec file.", metavar="SPEC", show_default=False)
+]
+RunPath = Annotated[
+    Path,
+    typer.Argument(
+        help="A run directory written by 'nnctl train'.", metavar="RUN_DIR", show_default=False
+    ),
+]
 Overrides = Annotated[
     list[str] | None,
     typer.Option(
