@@ -18,6 +18,7 @@ from nnctl.spec.schema import (
     FILE_SOURCES,
     MODE_ONLY_SECTIONS,
     MODE_SECTIONS,
+    NESTED_LAYER_ARGS,
     NODE_KEYS,
     SEQ2SEQ_SIZES,
     SHORT_FORM,
@@ -44,6 +45,7 @@ BINARY_LOSSES = {
     "squared_hinge",
 }
 REGULARIZERS = ["l1", "l2", "l1l2"]
+RECURRENT = {"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "DNC"}
 DROPOUTS = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 RENAMED_OPTIMIZER_ARGS = {
     "lr": "'lr' was renamed 'learning_rate' in Keras 3",
@@ -143,15 +145,39 @@ def _model_layers(root: PathKey, model: Any) -> Iterator[tuple[PathKey, LayerSpe
 
 def _check_layers(data: dict) -> Iterator[Issue]:
     for at, layer in _layers(data):
-        cls = layer.keras_class
-        if cls is None:
-            same_style = [n for n in layer_names() if n[:1].isupper() == layer.type[:1].isupper()]
-            hint_ = hint(layer.type, same_style, COMMON["layer"])
-            yield at, f"unknown layer {layer.type!r}{hint_}", True
-        elif SHORT_FORM in layer.args:
-            yield at, f"{cls} takes no arguments; write '- {cls}'", False
-        else:
-            yield from _check_arguments(at, cls, layer)
+        yield from _check_layer(at, layer)
+
+
+def _check_layer(at: PathKey, layer: LayerSpec) -> Iterator[Issue]:
+    """The layer's name, then its arguments (a wrapper's inner layer among them)."""
+    cls = layer.keras_class
+    if cls is None:
+        same_style = [n for n in layer_names() if n[:1].isupper() == layer.type[:1].isupper()]
+        hint_ = hint(layer.type, same_style, COMMON["layer"])
+        yield at, f"unknown layer {layer.type!r}{hint_}", True
+    elif SHORT_FORM in layer.args:
+        yield at, f"{cls} takes no arguments; write '- {cls}'", False
+    else:
+        yield from _check_arguments(at, cls, layer)
+
+
+def _check_inner(where: PathKey, value: Any, wrapper: str) -> Iterator[Issue]:
+    """A wrapper's inner layer (``Bidirectional: {layer: {LSTM: 64}}``), checked like any layer;
+    Bidirectional's must be recurrent."""
+    try:
+        inner = LayerSpec.model_validate(value)
+    except ValidationError:
+        yield where, expected_got("a layer like {LSTM: {units: 64}}", value), False
+        return
+    if wrapper == "Bidirectional" and inner.keras_class not in RECURRENT | {None}:
+        recurrent = ", ".join(sorted(RECURRENT))
+        message = f"Bidirectional wraps a recurrent layer ({recurrent}), not {inner.keras_class}"
+        yield where, message + "; TimeDistributed applies a layer at every step", False
+    key = next(iter(value)) if isinstance(value, dict) and "type" not in value else None
+    if key is None:  # a bare name (``layer: LSTM``): point at it, not at ``layer:``
+        yield from ((at, message, False) for at, message, _ in _check_layer(where, inner))
+    else:
+        yield from _check_layer((*where, key), inner)
 
 
 def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]:
@@ -165,6 +191,8 @@ def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]
             meant.add(closest(name, allowed))
             listed = suggest(name, allowed) or f"; {cls} takes: {', '.join(allowed)}"
             yield where, f"unknown argument {name!r} for {cls}{listed}", True
+        elif name in NESTED_LAYER_ARGS and value is not None:
+            yield from _check_inner(where, value, cls)
         elif name.endswith("activation") and isinstance(value, str):
             yield from _check_name(where, value, "activation", catalog()["activations"])
         elif name.endswith("regularizer") and value is not None:
