@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 
 from nnctl.errors import SpecError
-from nnctl.spec.catalog import COMMON, catalog, layer_names
+from nnctl.spec.catalog import COMMON, KERAS3_NAMES, catalog, layer_names
 from nnctl.spec.validate import load_spec
 
 BROKEN_DIR = ROOT / "tests" / "broken"
@@ -99,6 +99,14 @@ def test_common_names_are_known_to_keras():
     }
     for kind, names in COMMON.items():
         assert set(names) <= set(known[kind]), kind
+
+
+def test_keras_3_names_for_short_and_keras_2_names_are_known_to_keras():
+    known = {"metric": catalog()["metrics"], "loss": catalog()["losses"]}
+    for kind, names in known.items():
+        aliases = KERAS3_NAMES[kind]
+        assert set(aliases.values()) <= set(names), kind
+        assert not set(aliases) & set(names), kind
 
 
 @pytest.mark.parametrize(

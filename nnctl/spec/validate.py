@@ -53,6 +53,7 @@ def validate(data: dict[str, Any], source: SourceMap, base_dir: Path | None = No
         spec, problems = None, _from_pydantic(exc, data, source)
     else:
         problems = []
+        spec._source = source  # cross-section checks may name other lines
         issues += check_spec(spec, base_dir)
     problems += [source.problem(path, message, at_key=at_key) for path, message, at_key in issues]
     if problems:
