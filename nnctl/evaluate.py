@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnctl import seq2seq
-from nnctl.data import Dataset, Split, count, load_dataset
+from nnctl.data import Dataset, Split, count, load_spec_data
 from nnctl.data.series import naive_forecast_mse
 from nnctl.data.text import model_input
 from nnctl.errors import UserError
@@ -59,7 +59,7 @@ def evaluate_run(run: RunDir, split: str) -> Report:
         from nnctl.rl.play import evaluation_report
 
         return evaluation_report(spec, model)
-    strings = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    strings = load_spec_data(spec, run.path)
     vocab = Vocabularies.read(run.file(VOCABULARIES)) if spec.train.mode == "seq2seq" else None
     dataset, _ = modes.encode(spec, strings, vocab)
     dataset = modes.prepare(spec, dataset, model)

@@ -173,7 +173,7 @@ def build_placeholder(spec: Spec, base_dir: Path | None):
     The shape comes from the source when it is known without reading data; otherwise the data
     files are read for it, unless ``base_dir`` is None (then nothing is built: returns None).
     """
-    from nnctl.data import load_dataset, rows
+    from nnctl.data import load_spec_data, rows
     from nnctl.data.shapes import known_classes, sample_shape
 
     if spec.train.mode == "actor_critic":  # the input is the environment's observation
@@ -185,14 +185,14 @@ def build_placeholder(spec: Spec, base_dir: Path | None):
             return None
         from nnctl.seq2seq import encode
 
-        strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        strings = load_spec_data(spec, base_dir)
         dataset, vocab = encode(strings, spec.data.tokens)
         return build_model(spec, rows(dataset.train.x, slice(1)), vocab.sizes)
     known, classes, target = sample_shape(spec.data), known_classes(spec.data), None
     if known is None and base_dir is None:
         return None
     if known is None:
-        dataset = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        dataset = load_spec_data(spec, base_dir)
         x, y, classes = dataset.train.x, dataset.train.y, dataset.num_classes
         if isinstance(x, dict):  # several named inputs
             return build_model(spec, rows(x, slice(1)))

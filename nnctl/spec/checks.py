@@ -21,6 +21,7 @@ from nnctl.spec.catalog import (
     name_hint,
     suggest,
 )
+from nnctl.spec.columns import column_problem, header
 from nnctl.spec.gan import check_gan, raw_networks, raw_optimizers
 from nnctl.spec.graph import check_graph
 from nnctl.spec.loader import PathKey, expected_got, format_value
@@ -474,3 +475,18 @@ def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:
                 path = base_dir / path
             if not path.exists():
                 yield (*section, key), f"no such file or directory: {path}", False
+            elif key == "path" and source.source == "csv":
+                yield from _check_csv_columns(source, section, path)
+
+
+def _check_csv_columns(source: Any, section: PathKey, path: Path) -> Iterator[Issue]:
+    """The columns a csv source names exist in the file's header (read without the data)."""
+    row = header(path, source.delimiter) if len(source.delimiter) == 1 else None
+    if row is None:
+        return  # unreadable or empty: loading the data says why
+    names = row if source.header else None
+    columns = [(("target",), source.target)]
+    columns += [(("features", i), c) for i, c in enumerate(source.features or [])]
+    for key, column in columns:
+        if problem := column_problem(column, names, len(row), path):
+            yield (*section, *key), problem, False
