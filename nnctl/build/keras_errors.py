@@ -40,6 +40,8 @@ def explain(exc: Exception, got: str) -> str:
         return f"{_window(*window.groups())} ({got})"
     if reshape:
         return f"{_reshape(*reshape.groups())} ({got})"
+    if not isinstance(exc, ValueError | TypeError):  # Keras tripped over an argument's type
+        text = f"Keras cannot use its arguments ({type(exc).__name__}: {text})"
     return f"{text or type(exc).__name__} ({got})"
 
 

@@ -17,6 +17,7 @@ from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
 from nnctl.build.targets import check_targets, target_shape
+from nnctl.errors import NnctlError
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 
@@ -109,15 +110,15 @@ class _Graph:
         try:
             layer = self._layer(node, xs, where)
             y = call_layer(layer, xs)
-        except (ValueError, TypeError) as exc:  # Keras refused the arguments or the input
-            kind = type(layer).__name__ if layer is not None else node.layer.keras_class
-            raise self.spec.error(where, f"{kind}: {explain(exc, f'got {got}')}") from None
-        except Exception as exc:
+        except NnctlError:
+            raise
+        except Exception as exc:  # Keras refused the arguments or the input: the spec's to fix
             if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
                 raise self.spec.error(
                     where, "out of memory creating this layer's weights"
                 ) from None
-            raise
+            kind = type(layer).__name__ if layer is not None else node.layer.keras_class
+            raise self.spec.error(where, f"{kind}: {explain(exc, f'got {got}')}") from None
         name = node.name or f"{self.section}[{index}]"
         self.tensors[name], self.layers[name], self.last = y, layer, name
         self.origin[name] = f"model.{self.section}[{index}]"

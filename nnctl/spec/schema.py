@@ -364,6 +364,10 @@ class NodeSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _from_entry(cls, entry: Any) -> Any:
+        if entry is None:
+            raise ValueError(
+                "an empty node; a node needs a layer (e.g. 'Dense: 64') or 'share: NODE'"
+            )
         if not isinstance(entry, dict):
             return {"layer": entry}
         node = {k: v for k, v in entry.items() if k in NODE_KEYS}
