@@ -24,6 +24,14 @@ class UserError(NnctlError):
     exit_code = ExitCode.USAGE
 
 
+class DataError(UserError):
+    """A problem with the data a spec key names (``data.target``), to be shown at that key."""
+
+    def __init__(self, key: str, reason: str):
+        self.path, self.reason = tuple(key.split(".")), reason
+        super().__init__(f"{key}: {reason}")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One located mistake in a spec: ``file:line:col: error: path: message``."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.build.submodels import split_at
-from nnctl.data import count, load_dataset, rows
+from nnctl.data import count, load_spec_data, rows
 from nnctl.data.task import Task
 from nnctl.data.text import model_input
 from nnctl.errors import NnctlError, UserError
@@ -127,7 +127,7 @@ def difference(actual: np.ndarray, expected: np.ndarray) -> float:
 
 def _check_batch(spec, run: RunDir) -> np.ndarray:
     """The first samples of the test split (or the training split if there is no test split)."""
-    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    dataset = load_spec_data(spec, run.path)
     part = dataset.test if len(dataset.test.x) else dataset.train
     return part.x[:CHECK_BATCH]
 
@@ -203,7 +203,7 @@ def export_named(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
         raise UserError(
             f"a model with several inputs or outputs exports saved_model or keras, not {fmt}"
         )
-    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    dataset = load_spec_data(spec, run.path)
     part = dataset.test if count(dataset.test.x) else dataset.train
     sample = rows(part.x, slice(CHECK_BATCH))
     sample = sample if isinstance(sample, dict) else {spec.input_names[0]: sample}
@@ -268,7 +268,7 @@ def export_seq2seq(spec, model, run: RunDir, out: Path, fmt: str) -> Exported:
         raise UserError(f"a seq2seq run exports a SavedModel (strings in and out), not {fmt}")
     vocab = seq2seq.Vocabularies.read(run.file(VOCABULARIES))
     decode = seq2seq.decoder(model, vocab)
-    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    dataset = load_spec_data(spec, run.path)
     part = dataset.test if len(dataset.test.x) else dataset.train
     texts = [str(t) for t in part.x[:CHECK_BATCH]]
     expected = seq2seq.decode_all(decode, texts)

@@ -216,3 +216,14 @@ def test_help_and_validate_import_no_tensorflow():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("command", "metavar"),
+    [("evaluate", "RUN_DIR"), ("export", "RUN_DIR"), ("resume", "RUN_DIR"), ("train", "SPEC"),
+     ("predict", "RUN_DIR|EXPORT"), ("validate", "SPEC")],
+)  # fmt: skip
+def test_usage_lines_name_arguments_as_the_readme_does(cli, command, metavar):
+    code, out, _ = cli(command, "--help")
+    usage = out.splitlines()[0]
+    assert code == 0 and metavar in usage and "_path" not in usage, usage

@@ -147,7 +147,7 @@ def test_csv_float_target_is_regression(tmp_path):
         ("a,b\n1,2\n3,oops\n", "a", r"t\.csv, line 3, column 'b': 'oops' is not a number"),
         ("a,b\n1,2\n3\n", "b", r"t\.csv, line 3: 1 fields, expected 2"),
         ("a,b\n1,2,3\n", "b", r"t\.csv, line 2: 3 fields, expected 2"),
-        ("a,b\n1,2\n", "c", r"t\.csv has no column 'c'; columns: a, b"),
+        ("a,b\n1,2\n", "c", r"t\.csv has no column 'c' \(columns: a, b\)"),
     ],
 )
 def test_csv_errors_name_file_line_and_column(tmp_path, text, target, message):
@@ -331,3 +331,23 @@ def test_sunspots_split_keeps_time_order():
     np.testing.assert_array_equal(data.train.x[1:, -1, 0], data.train.y[:-1])
     np.testing.assert_array_equal(data.test.x[0, -1, 0], data.validation.y[-1])
     assert naive_forecast_mse(data.test.x, data.test.y) > 0
+
+
+def test_a_data_error_found_when_loading_is_located_at_the_spec_key(write_spec, tmp_path):
+    from nnctl.data import load_spec_data
+    from nnctl.errors import SpecError
+    from nnctl.spec.validate import load_spec
+
+    (tmp_path / "houses.csv").write_text("size,price\n1,2\n3,4\n")
+    path = write_spec(
+        "name: houses\ndata: {source: csv, path: houses.csv, target: price}\n"
+        "model: {layers: [Dense: 1]}\nloss: mse\n"
+    )
+    spec, _ = load_spec(path)
+    (tmp_path / "houses.csv").write_text("size,Price\n1,2\n3,4\n")  # changed after validation
+    with pytest.raises(SpecError) as caught:
+        load_spec_data(spec, tmp_path)
+    assert f"{path}:2:47: error: data.target: " in str(caught.value)
+    assert "has no column 'price' (columns: size, Price); did you mean 'Price'?" in str(
+        caught.value
+    )

@@ -1,4 +1,5 @@
-"""Fuzzing ``nnctl validate``: mutated specs exit 0 or 2 with a message; no exit 1, traceback, hang.
+"""Fuzzing ``nnctl validate`` and ``validate --build``: mutated specs exit 0 or 2 with a message;
+no exit 1, traceback or hang.
 
 Each example takes a valid spec (every shipped one and a few small ones), mutates it (drops or
 renames keys, puts in other types, random scalars, YAML 1.1 traps, deep nesting, random unicode or
@@ -64,7 +65,8 @@ TRAPS = [
     "&anchor", "{", "[", "'", '"', "- -", "? x", ": ", "\t", "\x00", "\ufeff", "\u202e",
 ]  # fmt: skip
 TIMEOUT_S = 10  # a hard stop: hypothesis's deadline only judges examples that finish
-FUZZ = settings(max_examples=100, deadline=3000, derandomize=True, database=None)
+BUILD_TIMEOUT_S = 60  # --build imports TensorFlow (seconds) and builds the model
+FUZZ = settings(max_examples=100, deadline=3000, derandomize=False, database=None)
 
 scalars = st.one_of(
     st.none(),
@@ -89,7 +91,7 @@ class Hang(BaseException):
 
 
 def _alarm(signum, frame):
-    raise Hang(f"nnctl validate ran for over {TIMEOUT_S} s")
+    raise Hang("nnctl validate ran for too long")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ def validate_ok(path: Path, *args: str) -> None:
     """Run ``nnctl validate PATH ARGS`` in-process and check how it ended."""
     out, err = io.StringIO(), io.StringIO()
     previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(TIMEOUT_S)
+    signal.alarm(BUILD_TIMEOUT_S if "--build" in args else TIMEOUT_S)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["validate", str(path), *args])
@@ -226,3 +228,117 @@ def test_malformed_blocks_are_reported(workdir, blocks):
     path = workdir / "blocks.yaml"
     path.write_text(f"name: g\ndata: {{source: digits}}\nloss: mse\nmodel:\n  blocks: {blocks}\n")
     validate_ok(path)
+
+
+# ----------------------------------------------------------------- validate --build: the model
+BUILD_BASES = [
+    """
+name: cnn
+data: {source: digits, preprocess: {scale: 1/16, reshape: [8, 8, 1]}}
+model:
+  layers:
+    - Conv2D: {filters: 8, kernel_size: 3, padding: same, activation: relu}
+    - MaxPooling2D: {pool_size: 2}
+    - Dropout: 0.1
+    - Flatten
+    - Dense: {units: 10, activation: softmax}
+loss: sparse_categorical_crossentropy
+""",
+    """
+name: wrappers
+data: {source: digits, preprocess: {scale: 1/16, reshape: [8, 8]}}
+model:
+  layers:
+    - Bidirectional: {layer: {LSTM: {units: 8, return_sequences: true}}}
+    - TimeDistributed: {layer: {Dense: 4}}
+    - GlobalAveragePooling1D
+    - Dense: {units: 10, activation: softmax}
+loss: sparse_categorical_crossentropy
+""",
+    """
+name: blocks
+data: {source: digits, preprocess: {scale: 1/16, reshape: [8, 8, 1]}}
+model:
+  blocks:
+    residual:
+      params: {filters: 8, kernel: 3}
+      nodes:
+        - {name: c1, Conv2D: {filters: $filters, kernel_size: $kernel, padding: same}}
+        - {name: sum, inputs: [$input, c1], Add: {}}
+  nodes:
+    - {name: stem, Conv2D: {filters: 8, kernel_size: 3, padding: same}}
+    - {block: residual, name: stage, repeat: 2, with: {kernel: 3}}
+    - {name: pool, GlobalAveragePooling2D: {}}
+    - {name: out, Dense: {units: 10, activation: softmax}}
+loss: sparse_categorical_crossentropy
+""",
+    SMALL[3],  # graph nodes with a merge
+]
+LAYER_NAMES = ["Dense", "Conv2D", "Conv1D", "LSTM", "GRU", "Flatten", "Reshape", "MaxPooling2D",
+               "Add", "Concatenate", "Bidirectional", "TimeDistributed", "Embedding", "Dropout",
+               "Attention", "BatchNormalization", "Dence", "Permute", "RepeatVector"]  # fmt: skip
+ARGUMENTS = ["units", "filters", "kernel_size", "pool_size", "strides", "padding", "activation",
+             "rate", "axis", "target_shape", "layer", "return_sequences", "dilation_rate",
+             "input_dim", "output_dim", "dims", "n"]  # fmt: skip
+ARGUMENT_VALUES = [0, -1, 1, 3, 9, 100, 10**7, 0.5, "same", "valid", "causal", "relu", "$filters",
+                   "$missing", "$input", "abc", [2, 2], [8, 9], [-1, 4], [], None, True,
+                   {"LSTM": 4}, {"Dense": 4}, "LSTM"]  # fmt: skip
+NODE_NAMES = ["features", "stem", "a", "b", "c", "out", "pool", "stage", "$input", "nowhere"]
+BUILD_FUZZ = settings(max_examples=80, deadline=None, derandomize=True, database=None)
+
+
+def _layer_entries(data: Any) -> list[tuple[tuple, str]]:
+    """(path of the mapping, its layer key) of every layer entry, wrappers' inner ones too."""
+    found = []
+    for path in _paths(data):
+        node = data
+        for part in path:
+            node = node[part]
+        if isinstance(node, dict):
+            found += [(path, k) for k in node if isinstance(k, str) and k[:1].isupper()]
+    return found
+
+
+def _mutate_layer(draw, data: Any, path: tuple, key: str) -> Any:
+    """Rename the layer, set one of its arguments, or rewire the node's inputs."""
+    entry = data
+    for part in path:
+        entry = entry[part]
+    op = draw(st.sampled_from(["name", "argument", "argument", "inputs"]))
+    if op == "name":
+        entry[draw(st.sampled_from(LAYER_NAMES))] = entry.pop(key)
+    elif op == "inputs":
+        entry["inputs"] = draw(st.lists(st.sampled_from(NODE_NAMES), min_size=1, max_size=3))
+    else:
+        args = entry[key] if isinstance(entry[key], dict) else {}
+        value = copy.deepcopy(draw(st.sampled_from(ARGUMENT_VALUES)))  # mutated later, maybe
+        args[draw(st.sampled_from(ARGUMENTS))] = value
+        entry[key] = args
+    return data
+
+
+@st.composite
+def mutated_model(draw) -> Any:
+    """A small model (layers, wrappers, blocks or graph nodes) with one to three mutations."""
+    data: Any = yaml.safe_load(draw(st.sampled_from(BUILD_BASES)))
+    for _ in range(draw(st.integers(1, 3))):
+        entries = _layer_entries(data)
+        if entries and draw(st.integers(0, 4)):
+            data = _mutate_layer(draw, data, *draw(st.sampled_from(entries)))
+        else:
+            model_paths = [p for p in _paths(data) if p[:1] == ("model",)]
+            path = draw(st.sampled_from(model_paths or _paths(data)))
+            data = _mutate(draw, data, path, draw(st.sampled_from(["drop", "replace", "swap"])))
+    return data
+
+
+@BUILD_FUZZ
+@given(data=mutated_model())
+@example(data=yaml.safe_load(BUILD_BASES[1].replace("LSTM:", "LTSM:")))  # was exit 1
+@example(data=yaml.safe_load(BUILD_BASES[2].replace("kernel: 3}\n", "k: 3}\n", 1)))
+@example(data=yaml.safe_load(BUILD_BASES[0].replace("padding: same", "padding: 0")))  # exit 1
+@example(data=yaml.safe_load(SMALL[3].replace("- {name: b, inputs: [a], Dense: 16}", "- null")))
+def test_mutated_model_builds_or_is_refused(workdir, data):
+    path = workdir / "model.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    validate_ok(path, "--build")

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 
 from nnctl.errors import SpecError
-from nnctl.spec.catalog import COMMON, catalog, layer_names
+from nnctl.spec.catalog import COMMON, KERAS3_NAMES, catalog, layer_names
 from nnctl.spec.validate import load_spec
 
 BROKEN_DIR = ROOT / "tests" / "broken"
@@ -49,6 +49,7 @@ def test_broken_spec_errors_are_pinned(path, cli, monkeypatch, request):
     monkeypatch.chdir(ROOT)
     code, out, err = cli("validate", path.relative_to(ROOT), *_args(path))
     assert (code, out) == (2, "")
+    err = err.replace(str(ROOT), "<repo>")  # full paths, the same wherever the clone is
     golden = GOLDEN_DIR / f"{path.stem}.txt"
     if request.config.getoption("--update-golden"):
         GOLDEN_DIR.mkdir(exist_ok=True)
@@ -99,6 +100,14 @@ def test_common_names_are_known_to_keras():
     }
     for kind, names in COMMON.items():
         assert set(names) <= set(known[kind]), kind
+
+
+def test_keras_3_names_for_short_and_keras_2_names_are_known_to_keras():
+    known = {"metric": catalog()["metrics"], "loss": catalog()["losses"]}
+    for kind, names in known.items():
+        aliases = KERAS3_NAMES[kind]
+        assert set(aliases.values()) <= set(names), kind
+        assert not set(aliases) & set(names), kind
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,9 @@ from typing import Any
 
 from nnctl import layers as nnctl_layers
 from nnctl.keras_env import import_keras
-from nnctl.spec.schema import LayerSpec
+from nnctl.spec.schema import NESTED_LAYER_ARGS, LayerSpec
 
 REGULARIZER_CLASSES = {"l1": "L1", "l2": "L2", "l1l2": "L1L2"}
-NESTED_LAYER_ARGS = {"layer", "backward_layer"}  # Bidirectional, TimeDistributed
 
 
 def make_layer(layer: LayerSpec, name: str | None = None):

@@ -6,7 +6,6 @@ statistics from the training split, so the saved and exported model takes raw fe
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,10 +13,12 @@ import numpy as np
 
 from nnctl import layers as nnctl_layers
 from nnctl.build.adapt import adapt_layers
+from nnctl.build.keras_errors import explain
 from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
 from nnctl.build.targets import target_shape
+from nnctl.errors import NnctlError
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
 
@@ -104,28 +105,32 @@ class _Graph:
         where = ("model", self.section, index)
         sources = node.inputs or [self.last]
         xs = [self.tensor(name, (*where, "inputs")) for name in sources]
-        if node.share:
-            layer = self.layers.get(node.share) or self._missing(node.share, (*where, "share"))
-        else:
-            spec_layer = _with_sizes(node.layer, self.sizes)
-            self._count(spec_layer, xs, where)
-            layer = make_layer(spec_layer, name=node.name)
         pairs = zip(sources, xs, strict=True)
         got = ", ".join(f"shape {tuple(x.shape)} from {self.origin[n]}" for n, x in pairs)
+        layer = None
         try:
+            layer = self._layer(node, xs, where)
             y = call_layer(layer, xs)
-        except (ValueError, TypeError) as exc:
-            kind = type(layer).__name__
-            raise self.spec.error(where, f"{kind}: {_explain(exc, f'got {got}')}") from None
-        except Exception as exc:
+        except NnctlError:
+            raise
+        except Exception as exc:  # Keras refused the arguments or the input: the spec's to fix
             if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
                 raise self.spec.error(
                     where, "out of memory creating this layer's weights"
                 ) from None
-            raise
+            kind = type(layer).__name__ if layer is not None else node.layer.keras_class
+            raise self.spec.error(where, f"{kind}: {explain(exc, f'got {got}')}") from None
         name = node.name or f"{self.section}[{index}]"
         self.tensors[name], self.layers[name], self.last = y, layer, name
         self.origin[name] = f"model.{self.section}[{index}]"
+
+    def _layer(self, node: NodeSpec, xs, where):
+        """The node's Keras layer: a new one, or the one of the node it shares."""
+        if node.share:
+            return self.layers.get(node.share) or self._missing(node.share, (*where, "share"))
+        spec_layer = _with_sizes(node.layer, self.sizes)
+        self._count(spec_layer, xs, where)
+        return make_layer(spec_layer, name=node.name)
 
     def _count(self, layer: LayerSpec, xs, where) -> None:
         if too_much_state := state_too_large(layer):
@@ -178,7 +183,7 @@ class Placeholder(NamedTuple):
 def placeholder_data(spec: Spec, base_dir: Path | None) -> Placeholder | None:
     """The spec's data as a placeholder: from the source when it is known without reading
     data; otherwise the data files are read, unless ``base_dir`` is None (then: None)."""
-    from nnctl.data import load_dataset, rows
+    from nnctl.data import load_spec_data, rows
     from nnctl.data.shapes import known_classes, sample_shape
 
     known, classes = sample_shape(spec.data), known_classes(spec.data)
@@ -186,7 +191,7 @@ def placeholder_data(spec: Spec, base_dir: Path | None) -> Placeholder | None:
         return Placeholder(*known, classes, None)
     if base_dir is None:
         return None
-    dataset = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+    dataset = load_spec_data(spec, base_dir)
     x, y, classes = dataset.train.x, dataset.train.y, dataset.num_classes
     if isinstance(x, dict):  # several named inputs
         return Placeholder((), "", classes, None, rows(x, slice(1)))
@@ -249,22 +254,3 @@ def compile_model(model, spec: Spec, steps_per_epoch: int) -> None:
     model.compile(
         optimizer=optimizer, loss=make_loss(spec), loss_weights=spec.loss_weights, metrics=metrics
     )
-
-
-LAYOUTS = {
-    3: " (batch, steps, features)",
-    4: " (batch, height, width, channels)",
-    5: " (batch, depth, height, width, channels)",
-}
-
-
-def _explain(exc: Exception, got: str) -> str:
-    """Keras's build error in the words of the spec: rank mismatches say what layout is needed."""
-    text = str(exc).strip()
-    rank = re.search(r"expected (min_)?ndim=(\d+), found ndim=(\d+)", text)
-    if rank:
-        need = int(rank.group(2))
-        more = " or more" if rank.group(1) else ""
-        return f"expects input of rank {need}{more}{LAYOUTS.get(need, '')}, {got}"
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return f"{first} ({got})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import traceback
 from pathlib import Path
@@ -13,8 +14,15 @@ from rich.console import Console
 
 from nnctl.errors import ExitCode, NnctlError, SpecError
 
-SpecPath = Annotated[Path, typer.Argument(help="The YAML spec file.", show_default=False)]
-RunPath = Annotated[Path, typer.Argument(help="A run directory written by 'nnctl train'.")]
+SpecPath = Annotated[
+    Path, typer.Argument(help="The YAML spec file.", metavar="SPEC", show_default=False)
+]
+RunPath = Annotated[
+    Path,
+    typer.Argument(
+        help="A run directory written by 'nnctl train'.", metavar="RUN_DIR", show_default=False
+    ),
+]
 Overrides = Annotated[
     list[str] | None,
     typer.Option(
@@ -26,7 +34,17 @@ Overrides = Annotated[
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-options = SimpleNamespace(debug=False)
+options = SimpleNamespace(debug=False, run=None, restart=None)  # run: the run being written
+
+MACHINE_FAILURES = {  # the machine's errors a user fixes (not nnctl bugs), in words
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a folder on the path is a file",
+    errno.EEXIST: "it is a file, where a folder is needed",
+}
 
 
 def error_text(exc: NnctlError) -> str:
@@ -39,6 +57,7 @@ def boundary(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        options.run = options.restart = None
         try:
             return command(*args, **kwargs)
         except typer.Exit:
@@ -47,16 +66,48 @@ def boundary(command):
             _traceback()
             err.print(error_text(exc), markup=False)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            if exc.errno not in MACHINE_FAILURES:
+                _internal(exc)
+            _traceback()
+            err.print(f"error: {machine_failure(exc)}", markup=False)
+            raise typer.Exit(ExitCode.USAGE) from None
         except KeyboardInterrupt:
             err.print("interrupted", markup=False)
             raise typer.Exit(130) from None
         except Exception as exc:  # nothing else may reach the user as a bare traceback
-            _traceback()
-            err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
-            err.print("A bug in nnctl or its environment; rerun with --debug for a traceback.")
-            raise typer.Exit(ExitCode.INTERNAL) from None
+            _internal(exc)
 
     return wrapper
+
+
+def _internal(exc: Exception):
+    _traceback()
+    err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
+    err.print("A bug in nnctl or its environment; rerun with --debug for a traceback.")
+    raise typer.Exit(ExitCode.INTERNAL) from None
+
+
+def machine_failure(exc: OSError) -> str:
+    """What the machine refused, where, and, while a run was being written, that its last
+    good checkpoint is intact and the command that continues."""
+    where = exc.filename or options.run or "a file"
+    message = f"cannot write {where}: {MACHINE_FAILURES[exc.errno]}"
+    if options.run is None or not Path(options.run).is_dir():
+        return message + "; free space or choose a writable folder (--out), then run it again"
+    from nnctl.rundir import CHECKPOINTS
+    from nnctl.training.checkpoint import intact
+
+    last = intact(Path(options.run) / CHECKPOINTS)
+    fix = "free space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix the folder"
+    if last is None:
+        return (
+            f"{message}; no checkpoint was written yet: {fix}, then start again: {options.restart}"
+        )
+    return (
+        f"{message}; the last good checkpoint, {last.path}, is intact: {fix}, then continue: "
+        f"nnctl resume {options.run}"
+    )
 
 
 def _traceback() -> None:

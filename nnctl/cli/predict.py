@@ -16,6 +16,7 @@ def predict(
         Path,
         typer.Argument(
             help="A run directory, a SavedModel directory, or a .keras, .tflite or .onnx file.",
+            metavar="RUN_DIR|EXPORT",
             show_default=False,
         ),
     ],

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from nnctl.cli.common import RunPath, boundary
+from nnctl.cli.common import RunPath, boundary, options
 from nnctl.cli.train import report
 
 
@@ -28,6 +28,7 @@ def resume(
     if not run.file(SPEC).is_file():
         raise UserError(f"{run_path}: not a run directory (no {SPEC})")
     spec, _ = load_spec(run.file(SPEC))
+    options.run, options.restart = run_path, f"nnctl resume {run_path}"
     from nnctl.training.run import resume as resume_run
 
     report(resume_run(spec, run_path, run, quiet=quiet, force=force), run_path)

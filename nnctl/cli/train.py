@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nnctl.cli.common import Overrides, SpecPath, boundary, err, out
+from nnctl.cli.common import Overrides, SpecPath, boundary, err, options, out
 from nnctl.spec.validate import load_spec
 
 
@@ -41,14 +41,22 @@ def train(
     if resume:
         if run_dir is None:
             raise UserError("--resume needs the run directory: --out RUN_DIR")
-        run = RunDir(run_dir)
+        run = writing(RunDir(run_dir), spec_path)
         metrics = training.resume(spec, spec_path.parent, run, quiet=quiet, force=force)
     else:
         placeholder(spec, None)  # shape and size errors before any data is loaded
-        run = RunDir.create(run_dir or default_run_dir(spec.name), force=force)
+        run = writing(RunDir(run_dir or default_run_dir(spec.name)), spec_path)
+        run = RunDir.create(run.path, force=force)
         err.print(f"training {spec.name} into {run.path}", markup=False)
         metrics = training.train(spec, spec_path.parent, run, quiet=quiet)
     report(metrics, run.path)
+
+
+def writing(run, spec_path: Path):
+    """Note the run being written, for the message should the machine refuse a write."""
+    options.run = run.path
+    options.restart = f"nnctl train {spec_path} --out {run.path} --force"
+    return run
 
 
 def report(metrics: dict, path: Path) -> None:

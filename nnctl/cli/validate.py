@@ -13,7 +13,9 @@ from nnctl.spec.validate import load_spec
 
 
 def validate(
-    specs: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    specs: Annotated[
+        list[Path], typer.Argument(help="Spec files to check.", metavar="SPEC", show_default=False)
+    ],
     overrides: Overrides = None,
     build: Annotated[
         bool, typer.Option("--build", help="Also build each model to catch shape errors.")

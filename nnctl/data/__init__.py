@@ -25,10 +25,10 @@ from nnctl.data.splits import (
 )
 from nnctl.data.splits import one_hot as to_one_hot
 from nnctl.data.task import Task
-from nnctl.errors import UserError
-from nnctl.spec.schema import DataSpec
+from nnctl.errors import DataError, UserError
+from nnctl.spec.schema import DataSpec, Spec
 
-__all__ = ["Arrays", "Dataset", "Split", "count", "load_dataset", "rows"]
+__all__ = ["Arrays", "Dataset", "Split", "count", "load_dataset", "load_spec_data", "rows"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,14 @@ def load_dataset(
         fingerprint=fingerprint(parts, names if raw.word_labels else None),
         word_labels=raw.word_labels,
     )
+
+
+def load_spec_data(spec: Spec, base_dir: Path) -> Dataset:
+    """The data of ``spec``; a problem with a file or column it names is shown at that key."""
+    try:
+        return load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+    except DataError as exc:
+        raise spec.error(exc.path, exc.reason) from None
 
 
 def _validation(validation, data, train: Pair, classes, seed, base_dir: Path, rng, ordered: bool):

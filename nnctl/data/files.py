@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data.splits import Pair, Raw, count
-from nnctl.errors import UserError
+from nnctl.errors import DataError, UserError
+from nnctl.spec.columns import column_problem
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -37,9 +38,10 @@ def resolve(value: str, base_dir: Path, key: str) -> Path:
     path = Path(value).expanduser()
     path = path if path.is_absolute() else base_dir / path
     if not path.exists():
-        raise UserError(
-            f"{key}: no such file or directory: {path}; fix the path in the spec "
-            f"(relative paths start from {base_dir})"
+        raise DataError(
+            key,
+            f"no such file or directory: {path}; fix the path in the spec "
+            f"(relative paths start from {base_dir})",
         )
     return path
 
@@ -93,19 +95,19 @@ def load_csv(spec, base_dir: Path, key: str) -> Raw:
     words if any value is not a number (class labels, numbers among them read as words too)."""
     path = resolve(spec.path, base_dir, f"{key}.path")
     if len(spec.delimiter) != 1:
-        raise UserError(f"{key}.delimiter: must be one character, got {spec.delimiter!r}")
+        raise DataError(f"{key}.delimiter", f"must be one character, got {spec.delimiter!r}")
     rows = _csv_rows(path, spec.delimiter, key)
     width = len(rows[0][1]) if rows else 0  # every row, the header too, must have this many
     names = rows.pop(0)[1] if spec.header and rows else None
     if not rows:
-        raise UserError(f"{key}.path: {path} has no data rows")
+        raise DataError(f"{key}.path", f"{path} has no data rows")
     target = _column(spec.target, names, width, path, f"{key}.target")
     if spec.features is None:
         features = [c for c in range(width) if c != target]
     else:
         features = [_column(c, names, width, path, f"{key}.features") for c in spec.features]
     if not features or target in features:
-        raise UserError(f"{key}.features: give feature columns that do not include the target")
+        raise DataError(f"{key}.features", "give feature columns that do not include the target")
     what = f"{key}.path: {path}"
     _check_widths(rows, width, what)
     y, words = _target(rows, target, names, path, what)
@@ -172,18 +174,10 @@ def _csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]
 
 def _column(column: str | int, names: list[str] | None, width: int, path: Path, key: str) -> int:
     """A column's 0-based index, from its header name or its index."""
-    if isinstance(column, str):
-        if names is None:
-            raise UserError(
-                f"{key}: {column!r} is a column name but data.header is false; "
-                f"use a 0-based column index for {path}"
-            )
-        if column not in names:
-            raise UserError(f"{key}: {path} has no column {column!r}; columns: {', '.join(names)}")
-        return names.index(column)
-    if not 0 <= column < width:
-        raise UserError(f"{key}: column {column} is out of range; {path} has {width} (0-based)")
-    return column
+    problem = column_problem(column, names, width, path)
+    if problem:
+        raise DataError(key, problem)
+    return names.index(column) if isinstance(column, str) else column
 
 
 def _numbers(rows, columns: list[int], names, what: str) -> np.ndarray:

@@ -4,7 +4,10 @@ model can be built and checked first."""
 from __future__ import annotations
 
 from nnctl.data import memory_tasks
+from nnctl.spec.checks import known_classes
 from nnctl.spec.schema import MEMORY_TASKS, DataSpec
+
+__all__ = ["known_classes", "sample_shape"]
 
 FIXED = {
     "digits": (64,),
@@ -15,26 +18,6 @@ FIXED = {
     "fashion_mnist": (28, 28),
     "cifar10": (32, 32, 3),
 }
-
-
-CLASSES = {
-    "digits": 10,
-    "iris": 3,
-    "breast_cancer": 2,
-    "make_moons": 2,
-    "mnist": 10,
-    "fashion_mnist": 10,
-    "cifar10": 10,
-    "imdb": 2,
-}
-
-
-def known_classes(data: DataSpec) -> int | None:
-    """The number of classes ``data`` has, when the source alone tells (None: regression, or
-    only the files can tell)."""
-    if data.source == "make_classification":
-        return data.n_classes
-    return CLASSES.get(data.source)
 
 
 def sample_shape(data: DataSpec) -> tuple[tuple[int, ...], str] | None:

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from nnctl.errors import SpecError
+from nnctl.spec.catalog import suggest
 from nnctl.spec.loader import PathKey, SourceMap
 from nnctl.spec.schema import INPUT_NAME
 
@@ -73,6 +74,8 @@ def _expand_use(use: dict, at: PathKey, blocks: dict, source: SourceMap, before:
     if problems:
         raise SpecError(problems)
     params, origin = _params(use, block, at, source)
+    if undeclared := _undeclared(block, label, params, source):
+        raise SpecError(undeclared)
     previous = before[-1][0].get("name") if before and isinstance(before[-1][0], dict) else None
     block_input = use.get("inputs") or ([previous] if previous else [INPUT_NAME])
     out = []
@@ -120,6 +123,36 @@ def _params(use: dict, block: dict, at: PathKey, source: SourceMap):
     block_at = ("model", "blocks", use["block"], "params")
     origin = {k: (*at, "with", k) if k in given else (*block_at, k) for k in defaults}
     return {**defaults, **given}, origin
+
+
+def _undeclared(block: dict, label: str, params: dict, source: SourceMap) -> list:
+    """A ``$name`` in the block's nodes that its ``params`` do not declare, at its line."""
+    declared = ", ".join(map(str, params)) or "none"
+    problems = []
+    for j, node in enumerate(block["nodes"]):
+        body = {k: v for k, v in node.items() if k != "inputs"}
+        for rel, name in _references(body, ()):
+            where = ("model", "blocks", label, "nodes", j, *rel)
+            if name == "input":
+                message = "$input stands for the block's input and belongs in inputs: [$input, ...]"
+            elif name not in params:
+                fix = suggest(name, params) or f"; declare it: params: {{{name}: VALUE}}"
+                message = f"block {label!r} has no parameter {name!r} (parameters: {declared}){fix}"
+            else:
+                continue
+            problems.append(source.problem(where, message))
+    return problems
+
+
+def _references(node: Any, rel: PathKey):
+    """(path, parameter name) of each ``$name`` string inside ``node``."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        match = PARAM.match(value) if isinstance(value, str) else None
+        if match:
+            yield (*rel, key), match.group(1)
+        elif isinstance(value, dict | list):
+            yield from _references(value, (*rel, key))
 
 
 def _instantiate(block, block_name, prefix, block_input, params, origin, final, use_name):

@@ -19,6 +19,34 @@ COMMON = {  # named in a message when an unknown name is close to none of the ma
              "sparse_categorical_crossentropy"],
     "metric": ["accuracy", "mae", "mse", "auc", "precision", "recall"],
 }  # fmt: skip
+KERAS3_NAMES = {  # short names and Keras 2 spellings -> Keras 3's name for the same quantity
+    "metric": {
+        "acc": "accuracy", "binary_acc": "binary_accuracy", "categorical_acc":
+        "categorical_accuracy", "sparse_categorical_acc": "sparse_categorical_accuracy",
+        "rmse": "root_mean_squared_error", "f1": "f1_score", "r2": "r2_score",
+        "cosine": "cosine_similarity", "cosine_proximity": "cosine_similarity",
+        "kld": "kl_divergence", "kullback_leibler_divergence": "kl_divergence",
+        "logcosh": "log_cosh_error", "roc_auc": "auc", "auroc": "auc", "mean_iou": "mean_io_u",
+        "top_k_accuracy": "top_k_categorical_accuracy",
+    },
+    "loss": {
+        "cce": "categorical_crossentropy", "scce": "sparse_categorical_crossentropy",
+        "log_loss": "binary_crossentropy", "logloss": "binary_crossentropy",
+        "logcosh": "log_cosh", "kullback_leibler_divergence": "kl_divergence",
+        "cosine_proximity": "cosine_similarity",
+    },
+    "monitor": {"acc": "accuracy", "lr": "learning_rate"},
+}  # fmt: skip
+NOT_IN_KERAS = {  # names users expect that Keras does not have, and what to write instead
+    ("loss", "rmse"): "Keras has no RMSE loss; did you mean 'mse'? (the same minimum; add "
+    "root_mean_squared_error to metrics to watch RMSE)",
+    ("loss", "root_mean_squared_error"): "Keras has no RMSE loss; did you mean 'mse'? (the same "
+    "minimum; root_mean_squared_error is a metric)",
+    ("metric", "lr"): "the learning rate is not a metric: it is optimizer.learning_rate ('lr' in "
+    "Keras 2), and reduce_on_plateau logs it as learning_rate",
+    ("metric", "loss"): "the loss is always logged; metrics lists the others",
+}
+ABBREVIATION = 5  # names this short are acronyms: one letter apart, they name other quantities
 
 
 @cache
@@ -64,6 +92,27 @@ def suggest(name: Any, choices: list[str] | set[str] | dict) -> str:
     """``; did you mean 'Dense'?`` when one choice is close to ``name``, else ``""``."""
     close = closest(name, choices)
     return f"; did you mean {close!r}?" if close is not None else ""
+
+
+def name_hint(what: str, name: str, known: list[str], common: list[str] = ()) -> str:
+    """A hint for an unknown loss or metric name: Keras 3's name for a Keras 2 or short name,
+    a close spelling (never an acronym a letter away from another: rmse is not mse), or the
+    common names."""
+    if alias := KERAS3_NAMES.get(what, {}).get(name):
+        return f"; did you mean {alias!r}? (Keras 3's name for {name})"
+    if note := NOT_IN_KERAS.get((what, name)):
+        return f"; {note}" + (
+            f"; common ones: {', '.join(common)}" if "did you mean" not in note else ""
+        )
+    if name.startswith("val_"):
+        base = name.removeprefix("val_")
+        meant = base if base in known else KERAS3_NAMES.get(what, {}).get(base, base)
+        return (f"; metrics are named without val_ (Keras logs each on the validation data as "
+                f"val_NAME by itself); did you mean {meant!r}?")  # fmt: skip
+    close = closest(name, known)
+    if close is None or (len(name) <= ABBREVIATION and len(close) <= ABBREVIATION):
+        return f"; common ones: {', '.join(common)}" if common else hint(name, [], [])
+    return f"; did you mean {close!r}?"
 
 
 def hint(name: Any, choices: list[str] | set[str] | dict, common: list[str] = ()) -> str:

@@ -10,7 +10,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from nnctl.spec.actor_critic import check_actor_critic
-from nnctl.spec.catalog import COMMON, catalog, closest, hint, layer_names, layer_params, suggest
+from nnctl.spec.catalog import (
+    COMMON,
+    KERAS3_NAMES,
+    catalog,
+    closest,
+    hint,
+    layer_names,
+    layer_params,
+    name_hint,
+    suggest,
+)
+from nnctl.spec.columns import column_problem, header
 from nnctl.spec.gan import check_gan, raw_networks, raw_optimizers
 from nnctl.spec.graph import check_graph
 from nnctl.spec.loader import PathKey, expected_got, format_value
@@ -18,6 +29,7 @@ from nnctl.spec.schema import (
     FILE_SOURCES,
     MODE_ONLY_SECTIONS,
     MODE_SECTIONS,
+    NESTED_LAYER_ARGS,
     NODE_KEYS,
     SEQ2SEQ_SIZES,
     SHORT_FORM,
@@ -30,10 +42,11 @@ from nnctl.spec.text import check_text
 
 Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
 
-CLASSIFICATION_SOURCES = {
-    "digits", "iris", "breast_cancer", "make_classification", "make_moons",
-    "mnist", "fashion_mnist", "cifar10", "imdb",
+CLASSES = {  # sources whose number of classes is known without reading the data
+    "digits": 10, "iris": 3, "breast_cancer": 2, "make_moons": 2,
+    "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "imdb": 2,
 }  # fmt: skip
+CLASSIFICATION_SOURCES = {*CLASSES, "make_classification"}
 ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge"}
 SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
 BINARY_LOSSES = {
@@ -44,6 +57,7 @@ BINARY_LOSSES = {
     "squared_hinge",
 }
 REGULARIZERS = ["l1", "l2", "l1l2"]
+RECURRENT = {"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "DNC"}
 DROPOUTS = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 RENAMED_OPTIMIZER_ARGS = {
     "lr": "'lr' was renamed 'learning_rate' in Keras 3",
@@ -143,15 +157,39 @@ def _model_layers(root: PathKey, model: Any) -> Iterator[tuple[PathKey, LayerSpe
 
 def _check_layers(data: dict) -> Iterator[Issue]:
     for at, layer in _layers(data):
-        cls = layer.keras_class
-        if cls is None:
-            same_style = [n for n in layer_names() if n[:1].isupper() == layer.type[:1].isupper()]
-            hint_ = hint(layer.type, same_style, COMMON["layer"])
-            yield at, f"unknown layer {layer.type!r}{hint_}", True
-        elif SHORT_FORM in layer.args:
-            yield at, f"{cls} takes no arguments; write '- {cls}'", False
-        else:
-            yield from _check_arguments(at, cls, layer)
+        yield from _check_layer(at, layer)
+
+
+def _check_layer(at: PathKey, layer: LayerSpec) -> Iterator[Issue]:
+    """The layer's name, then its arguments (a wrapper's inner layer among them)."""
+    cls = layer.keras_class
+    if cls is None:
+        same_style = [n for n in layer_names() if n[:1].isupper() == layer.type[:1].isupper()]
+        hint_ = hint(layer.type, same_style, COMMON["layer"])
+        yield at, f"unknown layer {layer.type!r}{hint_}", True
+    elif SHORT_FORM in layer.args:
+        yield at, f"{cls} takes no arguments; write '- {cls}'", False
+    else:
+        yield from _check_arguments(at, cls, layer)
+
+
+def _check_inner(where: PathKey, value: Any, wrapper: str) -> Iterator[Issue]:
+    """A wrapper's inner layer (``Bidirectional: {layer: {LSTM: 64}}``), checked like any layer;
+    Bidirectional's must be recurrent."""
+    try:
+        inner = LayerSpec.model_validate(value)
+    except ValidationError:
+        yield where, expected_got("a layer like {LSTM: {units: 64}}", value), False
+        return
+    if wrapper == "Bidirectional" and inner.keras_class not in RECURRENT | {None}:
+        recurrent = ", ".join(sorted(RECURRENT))
+        message = f"Bidirectional wraps a recurrent layer ({recurrent}), not {inner.keras_class}"
+        yield where, message + "; TimeDistributed applies a layer at every step", False
+    key = next(iter(value)) if isinstance(value, dict) and "type" not in value else None
+    if key is None:  # a bare name (``layer: LSTM``): point at it, not at ``layer:``
+        yield from ((at, message, False) for at, message, _ in _check_layer(where, inner))
+    else:
+        yield from _check_layer((*where, key), inner)
 
 
 def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]:
@@ -165,6 +203,8 @@ def _check_arguments(at: PathKey, cls: str, layer: LayerSpec) -> Iterator[Issue]
             meant.add(closest(name, allowed))
             listed = suggest(name, allowed) or f"; {cls} takes: {', '.join(allowed)}"
             yield where, f"unknown argument {name!r} for {cls}{listed}", True
+        elif name in NESTED_LAYER_ARGS and value is not None:
+            yield from _check_inner(where, value, cls)
         elif name.endswith("activation") and isinstance(value, str):
             yield from _check_name(where, value, "activation", catalog()["activations"])
         elif name.endswith("regularizer") and value is not None:
@@ -207,7 +247,9 @@ def _check_regularizer(at: PathKey, value: Any) -> Iterator[Issue]:
 
 
 def _check_name(at: PathKey, name: str, what: str, known: list[str]) -> Iterator[Issue]:
-    if name not in known:
+    if name not in known and what in KERAS3_NAMES:
+        yield at, f"unknown {what} {name!r}{name_hint(what, name, known, COMMON[what])}", False
+    elif name not in known:
         yield at, f"unknown {what} {name!r}{hint(name, known, COMMON[what])}", False
 
 
@@ -294,10 +336,23 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
         )
 
 
+def known_classes(data: Any) -> int | None:
+    """The number of classes ``data`` has, when the source alone tells (None: regression, or
+    only the files can tell)."""
+    if data.source == "make_classification":
+        return data.n_classes
+    return CLASSES.get(data.source)
+
+
 def _check_output_activation(spec: Spec, loss: str) -> Iterator[Issue]:
-    """A binary loss needs a sigmoid output: one softmax unit always outputs 1."""
+    """A binary loss needs sigmoid outputs: one softmax unit always outputs 1, and several
+    softmax units are one probability per class, which a categorical loss scores."""
     last = spec.model.graph[-1].layer
     if last is None or last.args.get("activation") != "softmax":
+        return
+    units = last.args.get("units")
+    if isinstance(units, int) and units > 1:
+        yield ("loss",), _categorical_advice(spec, loss, units), False
         return
     form = "layers" if spec.model.layers is not None else "nodes"
     at = ("model", form, len(spec.model.graph) - 1, last.type)
@@ -306,6 +361,21 @@ def _check_output_activation(spec: Spec, loss: str) -> Iterator[Issue]:
         "always outputs 1; use activation: sigmoid"
     )
     yield (at if last.short else (*at, "activation")), message, False
+
+
+def _categorical_advice(spec: Spec, loss: str, units: int) -> str:
+    """What to use instead of a binary loss on a softmax over ``units`` classes."""
+    classes = known_classes(spec.data)
+    of = f" ({spec.data.source} has {classes} classes)" if classes else ""
+    message = (
+        f"{loss} scores each output unit as a separate yes/no, but the model ends in a "
+        f"{units}-unit softmax, one probability per class{of}: use "
+        "sparse_categorical_crossentropy (integer labels), or categorical_crossentropy with "
+        "data.preprocess.one_hot: true"
+    )
+    if classes == 2:
+        message += f"; or keep {loss} with one output: Dense: {{units: 1, activation: sigmoid}}"
+    return message
 
 
 def logged_names(spec: Spec) -> list[str]:
@@ -356,16 +426,25 @@ def _check_monitors(spec: Spec) -> Iterator[Issue]:
         monitor = getattr(watcher, "monitor", None)
         if monitor is None or monitor in computed:
             continue
-        metric = monitor.removeprefix("val_")
-        if monitor.startswith("val_") and not has_validation:
-            fix = " (no validation data: train.validation is 0)"
-        else:
-            known = metric in catalog()["metrics"] and spec.gan is None  # a GAN's are fixed
-            fix = f"; add {metric} to metrics" if known else ""
+        fix = _monitor_fix(monitor, computed, has_validation, spec.gan is not None)
         message = f"{monitor!r} is never computed{fix}; computed: {', '.join(computed)}"
         yield (section, key, "monitor"), message, False
     if not isinstance(spec.train.validation, float):
         yield from _check_validation_source(spec.train.validation)
+
+
+def _monitor_fix(monitor: str, computed: list[str], has_validation: bool, gan: bool) -> str:
+    """How to monitor what was meant: Keras 3's name for it, validation data, or a metric."""
+    metric = monitor.removeprefix("val_")
+    alias = {**KERAS3_NAMES["metric"], **KERAS3_NAMES["monitor"]}.get(metric)
+    if alias:
+        renamed = monitor.removesuffix(metric) + alias
+        known = renamed in computed or alias == "learning_rate"
+        return f"; Keras 3 calls it {renamed}" + ("" if known else f" (add {alias} to metrics)")
+    if monitor.startswith("val_") and not has_validation:
+        return " (no validation data: train.validation is 0)"
+    known = metric in catalog()["metrics"] and not gan  # a GAN's are fixed
+    return f"; add {metric} to metrics" if known else ""
 
 
 def _check_validation_source(validation: Any) -> Iterator[Issue]:
@@ -396,3 +475,18 @@ def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:
                 path = base_dir / path
             if not path.exists():
                 yield (*section, key), f"no such file or directory: {path}", False
+            elif key == "path" and source.source == "csv":
+                yield from _check_csv_columns(source, section, path)
+
+
+def _check_csv_columns(source: Any, section: PathKey, path: Path) -> Iterator[Issue]:
+    """The columns a csv source names exist in the file's header (read without the data)."""
+    row = header(path, source.delimiter) if len(source.delimiter) == 1 else None
+    if row is None:
+        return  # unreadable or empty: loading the data says why
+    names = row if source.header else None
+    columns = [(("target",), source.target)]
+    columns += [(("features", i), c) for i, c in enumerate(source.features or [])]
+    for key, column in columns:
+        if problem := column_problem(column, names, len(row), path):
+            yield (*section, *key), problem, False

@@ -28,6 +28,18 @@ def load_composed(path: Path, overrides: list[str] = ()) -> tuple[dict[str, Any]
     return data, source
 
 
+def _no_base(name: str, spec: Path) -> str:
+    """Where a missing base spec was looked for: relative to the extending spec's folder."""
+    if Path(name).is_absolute():
+        return f"no such base spec: {name}"
+    folder = spec.parent.resolve()
+    tried = (folder / name).resolve()
+    return (
+        f"no such base spec: {name} (resolved relative to the spec's folder {folder}: "
+        f"tried {tried})"
+    )
+
+
 def _load_extending(path: Path, chain: list[Path]) -> tuple[dict[str, Any], SourceMap]:
     resolved = path.resolve()
     if resolved in chain:
@@ -43,7 +55,7 @@ def _load_extending(path: Path, chain: list[Path]) -> tuple[dict[str, Any], Sour
         raise SpecError([source.problem(("extends",), "expected the path of a base spec")])
     base_path = path.parent / base_name
     if not base_path.is_file():
-        raise SpecError([source.problem(("extends",), f"no such base spec: {base_path}")])
+        raise SpecError([source.problem(("extends",), _no_base(base_name, path))])
     base, base_source = _load_extending(base_path, [*chain, resolved])
     replaced = _merge(base, data, ())
     base_source.overlay(source, replaced)

@@ -211,8 +211,11 @@ def load_yaml(text: str, file: str = "<spec>") -> tuple[dict[str, Any], SourceMa
 def load_value(text: str, label: str) -> Any:
     """One YAML value (of a ``--set``), read by the same rules and limits as a spec file."""
     node, data = _parse(text, label)
+    problems: list[Problem] = []
     if node is not None:
-        _walk(node, (), SourceMap(label), [], [0])
+        _walk(node, (), SourceMap(label), problems, [0])
+    if problems:
+        raise SpecError(problems)
     return data
 
 
@@ -249,6 +252,21 @@ def _key(node: yaml.Node) -> Any:
     return node.value
 
 
+def _octal(node: yaml.Node) -> str:
+    """YAML 1.1 reads an integer with a leading zero as octal: ``0042`` is 34. Refused, with
+    both readings."""
+    if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":int") and not node.style):
+        return ""
+    digits = node.value.lstrip("+-").replace("_", "")
+    if not (len(digits) > 1 and digits[0] == "0" and digits.isdigit()):
+        return ""
+    value = int(digits, 8) * (-1 if node.value.startswith("-") else 1)
+    return (
+        f"{node.value} has a leading zero, which YAML reads as an octal number ({value}); "
+        f"write {int(digits)} for the number, or quote it ('{node.value}') for text"
+    )
+
+
 def _walk(
     node, path: PathKey, source: SourceMap, problems: list[Problem], count: list[int]
 ) -> None:
@@ -261,6 +279,8 @@ def _walk(
         problems.append(source.problem(path, f"document is {what}"))
         raise SpecError(problems)
     source.values.setdefault(path, _mark(node, source.file))
+    if _octal(node):
+        problems.append(source.problem(path, _octal(node)))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:

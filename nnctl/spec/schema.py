@@ -347,6 +347,7 @@ INPUT_NAME = "features"  # the model's input, as graph nodes' `inputs:` and expo
 SEQ2SEQ_INPUTS = ("source", "decoder")  # seq2seq: input token ids; output tokens so far
 SEQ2SEQ_SIZES = ("source_vocab", "target_vocab")  # seq2seq: layer arguments set from the data
 NODE_KEYS = {"name", "inputs", "share"}
+NESTED_LAYER_ARGS = {"layer", "backward_layer"}  # a wrapper's inner layer: Bidirectional's layer:
 MERGES = {"Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"}
 
 
@@ -363,6 +364,10 @@ class NodeSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _from_entry(cls, entry: Any) -> Any:
+        if entry is None:
+            raise ValueError(
+                "an empty node; a node needs a layer (e.g. 'Dense: 64') or 'share: NODE'"
+            )
         if not isinstance(entry, dict):
             return {"layer": entry}
         node = {k: v for k, v in entry.items() if k in NODE_KEYS}

@@ -33,6 +33,8 @@ BOUNDS = {
     annotated_types.Gt: ">", annotated_types.Ge: ">=",
     annotated_types.Lt: "<", annotated_types.Le: "<=",
 }  # fmt: skip
+OFF_WORDS = {"off", "no", "n", "false", "none", "disabled", "disable"}
+ON_WORDS = {"on", "yes", "y", "true", "enabled", "enable"}
 RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 UNION = (typing.Union, types.UnionType)
 
@@ -53,6 +55,7 @@ def validate(data: dict[str, Any], source: SourceMap, base_dir: Path | None = No
         spec, problems = None, _from_pydantic(exc, data, source)
     else:
         problems = []
+        spec._source = source  # cross-section checks may name other lines
         issues += check_spec(spec, base_dir)
     problems += [source.problem(path, message, at_key=at_key) for path, message, at_key in issues]
     if problems:
@@ -154,7 +157,29 @@ def _mismatch(kind: str, path: PathKey, value: Any, data: dict) -> str:
     if kind == "finite_number" or expected is None:
         expected = "a finite number" if kind == "finite_number" else _fallback(kind)
     literals = [v for m in _members(annotation) for v in _literals(m) if isinstance(v, str)]
-    return expected_got(expected, value) + (suggest(value, literals) if literals else "")
+    switch = _switch(path, value, annotation) if expected == "a mapping" else ""
+    return expected_got(expected, value) + (suggest(value, literals) if literals else switch)
+
+
+def _switch(path: PathKey, value: Any, annotation: Any) -> str:
+    """A YAML 1.1 word (off, no, yes, on) or a boolean where an optional section is expected:
+    how to switch the feature off, or on."""
+    word = str(value).lower()
+    optional = type(None) in typing.get_args(annotation) or annotation is None
+    if not optional or not isinstance(value, str | bool):
+        return ""
+    key = path[-1] if path else "it"
+    if word in OFF_WORDS:
+        return f"; to switch {key} off, leave the key out (or write {key}: null)"
+    if word not in ON_WORDS:
+        return ""
+    defaults = any(
+        _is_model(m) and not any(f.is_required() for f in m.model_fields.values())
+        for m in _members(annotation)
+    )
+    return f"; to switch {key} on, give its settings as a mapping" + (
+        " ({} for the defaults)" if defaults else ""
+    )
 
 
 def _fallback(kind: str) -> str:

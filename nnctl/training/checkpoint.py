@@ -78,6 +78,11 @@ def damage(checkpoint: Checkpoint) -> str | None:
     return None
 
 
+def intact(directory: Path) -> Checkpoint | None:
+    """The newest checkpoint whose files verify, or None (nothing is set aside)."""
+    return next((c for c in committed(directory) if damage(c) is None), None)
+
+
 def latest(directory: Path) -> Checkpoint:
     """The newest intact checkpoint; damaged newer ones are set aside, each with a warning."""
     candidates = committed(directory)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl.data import Dataset, Split, count, load_dataset
+from nnctl.data import Dataset, Split, count, load_spec_data
 from nnctl.data.series import naive_forecast_mse
 from nnctl.data.task import Task
 from nnctl.data.text import model_input
@@ -46,7 +46,7 @@ def split_metrics(model, split: Split, batch_size: int) -> dict[str, float]:
 def evaluate_split(mode, spec: Spec, model, run: RunDir, split: str) -> Report:
     """Metrics of ``model`` on a split of the spec's data, the data's baselines, and the
     ``mode``'s own figures."""
-    strings = load_dataset(spec.data, spec.train.validation, spec.seed, run.path)
+    strings = load_spec_data(spec, run.path)
     vocab = mode.vocabularies(run)
     dataset, _ = mode.encode(spec, strings, vocab)
     dataset = mode.prepare(spec, dataset, model)

@@ -14,7 +14,7 @@ from typing import Any
 
 from nnctl.build import build_model, compile_model
 from nnctl.build.targets import check_targets, target_shape
-from nnctl.data import Dataset, count, labels, load_dataset, rows
+from nnctl.data import Dataset, count, labels, load_spec_data, rows
 from nnctl.data.text import model_input
 from nnctl.keras_env import set_seed
 from nnctl.modes import Mode
@@ -53,7 +53,7 @@ class Session:
         """Seed, data, and the compiled model with every variable created (so a checkpoint can
         be restored into it)."""
         set_seed(spec.seed)
-        strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        strings = load_spec_data(spec, base_dir)
         if mode.word_labels:
             labels.check_loss(spec, strings)
         dataset, vocab = mode.encode(spec, strings)

@@ -36,9 +36,9 @@ class Seq2Seq(Mode):
         if base_dir is None:
             return None
         from nnctl.build import build_model
-        from nnctl.data import load_dataset, rows
+        from nnctl.data import load_spec_data, rows
 
-        strings = load_dataset(spec.data, spec.train.validation, spec.seed, base_dir)
+        strings = load_spec_data(spec, base_dir)
         dataset, vocab = self.encode(spec, strings)
         return build_model(spec, rows(dataset.train.x, slice(1)), vocab.sizes)
 
