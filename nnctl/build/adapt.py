@@ -18,9 +18,9 @@ import numpy as np
 from nnctl.data.text import model_input
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import Spec
+from nnctl.spec.text import TEXT_LAYERS  # take strings, give numbers
 
 VOCABULARY_LAYERS = ("TextVectorization", "StringLookup", "IntegerLookup")
-TEXT_LAYERS = ("TextVectorization", "StringLookup")  # take strings, give numbers
 STRING_INPUT_LAYERS = (*TEXT_LAYERS, "Hashing")  # the layers a string tensor may enter
 BATCH = 1024
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nnctl.spec.actor_critic import check_actor_critic
 from nnctl.spec.catalog import (
     COMMON,
     KERAS3_NAMES,
@@ -25,12 +24,12 @@ from nnctl.spec.columns import column_problem, header
 from nnctl.spec.gan import check_gan, raw_networks, raw_optimizers
 from nnctl.spec.graph import check_graph
 from nnctl.spec.loader import PathKey, expected_got, format_value
+from nnctl.spec.modes import MODE_ONLY_SECTIONS, MODE_SECTIONS, rules_of
 from nnctl.spec.schema import (
     FILE_SOURCES,
-    MODE_ONLY_SECTIONS,
-    MODE_SECTIONS,
     NESTED_LAYER_ARGS,
     NODE_KEYS,
+    PATH_KEYS,
     SEQ2SEQ_SIZES,
     SHORT_FORM,
     STRING_PAIR_SOURCES,
@@ -85,7 +84,7 @@ def check_spec(spec: Spec, base_dir: Path | None) -> list[Issue]:
         *_check_string_pairs(spec),
         *_check_outputs(spec),
         *check_text(spec),
-        *(check_actor_critic(spec) if spec.train.mode == "actor_critic" else []),
+        *(rules_of(spec).check(spec) if rules_of(spec).check else []),
     ]
 
 
@@ -93,7 +92,7 @@ def _check_string_pairs(spec: Spec) -> Iterator[Issue]:
     """seq2seq learns from string pairs, and string pairs are only for seq2seq."""
     if spec.data is None:
         return
-    pairs, seq2seq = spec.data.source in STRING_PAIR_SOURCES, spec.train.mode == "seq2seq"
+    pairs, seq2seq = spec.data.source in STRING_PAIR_SOURCES, rules_of(spec).string_pairs
     if seq2seq and not pairs:
         listed = ", ".join(sorted(STRING_PAIR_SOURCES))
         message = f"train.mode seq2seq learns from string pairs ({listed}), not {spec.data.source}"
@@ -107,7 +106,7 @@ def _check_string_pairs(spec: Spec) -> Iterator[Issue]:
 
 def _check_sizes(spec: Spec) -> Iterator[Issue]:
     """Vocabulary sizes as layer arguments exist only in seq2seq mode."""
-    if spec.model is None or spec.train.mode == "seq2seq":
+    if spec.model is None or rules_of(spec).string_pairs:
         return
     form = "layers" if spec.model.layers is not None else "nodes"
     for index, node in enumerate(spec.model.graph):
@@ -466,7 +465,7 @@ def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:
         source = spec.data if section == ("data",) else spec.train.validation
         if isinstance(source, float):
             continue
-        for key in ("path", "target_path", "images", "labels", "test_images", "test_labels"):
+        for key in PATH_KEYS:
             value = getattr(source, key, None)
             if not value:
                 continue

@@ -274,6 +274,8 @@ DataSpec = Annotated[
     Field(discriminator="source"),
 ]  # fmt: skip
 FILE_SOURCES = {"csv", "npz", "npy", "idx", "text_pairs"}
+# The keys of a data section that name files (relative to the spec's folder).
+PATH_KEYS = ("path", "target_path", "images", "labels", "test_images", "test_labels")
 STRING_PAIR_SOURCES = {"addition", "dates", "text_pairs"}
 MEMORY_TASKS = {"copy_task", "associative_recall"}
 
@@ -543,15 +545,7 @@ class CheckpointSpec(Section):
 
 
 Mode = Literal["supervised", "autoencoder", "seq2seq", "gan", "actor_critic"]
-# The sections each training mode needs; the others do not apply to it (checks.py enforces both).
-MODE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "supervised": ("data", "model", "loss"),
-    "autoencoder": ("data", "model", "loss"),
-    "seq2seq": ("data", "model", "loss"),
-    "gan": ("data", "gan"),
-    "actor_critic": ("env", "model", "agent"),
-}
-MODE_ONLY_SECTIONS = ("data", "model", "loss", "gan", "env", "agent")
+# What each mode asks of a spec (its sections, its rules) is in modes.py.
 
 
 class TrainSpec(Section):
@@ -814,7 +808,9 @@ class Spec(Section):
     @property
     def input_names(self) -> tuple[str, ...]:
         """The model's inputs, as graph nodes' ``inputs:`` name them."""
-        if self.train.mode == "seq2seq":
+        from nnctl.spec.modes import rules_of  # modes.py builds on this module
+
+        if rules_of(self).string_pairs:  # a seq2seq encoder's and decoder's inputs
             return SEQ2SEQ_INPUTS
         if self.model is not None and self.model.inputs:
             return tuple(self.model.inputs)

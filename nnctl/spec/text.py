@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnctl.spec.loader import PathKey
+from nnctl.spec.modes import rules_of
 from nnctl.spec.schema import Spec
 
 Issue = tuple[PathKey, str, bool]
 NUMERIC_PREPROCESS = ("scale", "standardize", "flatten", "reshape")
-TEXT_LAYERS = ("TextVectorization", "StringLookup")
+TEXT_LAYERS = ("TextVectorization", "StringLookup")  # take strings, give numbers
 WORD_ID_OPTIONS = ("num_words", "maxlen")  # source imdb without text
 MAYBE_TEXT = ("npz", "npy")  # arrays of strings load as text
 
@@ -39,7 +40,9 @@ def check_text(spec: Spec) -> Iterator[Issue]:
                     "layer's max_tokens and output_sequence_length do that: remove it"
                 )
                 yield ("data", key), message, True
-    elif spec.model is not None and data.source not in MAYBE_TEXT and spec.train.mode != "seq2seq":
+    elif (
+        spec.model is not None and data.source not in MAYBE_TEXT and not rules_of(spec).string_pairs
+    ):
         yield from _text_layers_without_text(spec)
 
 

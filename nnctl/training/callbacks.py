@@ -110,11 +110,18 @@ def run_callbacks(run: RunDir) -> list:
     return [keras.callbacks.TensorBoard(log_dir=str(run.file(LOGS)), write_graph=False)]
 
 
-def history_csv(history: dict[str, list[float]]) -> str:
-    """One row per epoch (0-based, as Keras's CSVLogger), metric columns in sorted order."""
-    keys = sorted(history)
-    rows = [",".join(["epoch", *keys])]
-    for epoch in range(max((len(v) for v in history.values()), default=0)):
-        values = [repr(history[k][epoch]) if epoch < len(history[k]) else "NA" for k in keys]
-        rows.append(",".join([str(epoch), *values]))
+def history_csv(
+    history: dict[str, list[float]],
+    index: str = "epoch",
+    first: int = 0,
+    columns: tuple[str, ...] | None = None,
+) -> str:
+    """One row per epoch (numbered from 0, as Keras's CSVLogger) or episode (``index``,
+    numbered from ``first``); ``columns`` in that order, or every metric in sorted order."""
+    keys = list(columns or sorted(history))
+    rows = [",".join([index, *keys])]
+    for number in range(max((len(v) for v in history.values()), default=0)):
+        column = [history.get(k, []) for k in keys]
+        values = [repr(c[number]) if number < len(c) else "NA" for c in column]
+        rows.append(",".join([str(number + first), *values]))
     return "\n".join(rows) + "\n"

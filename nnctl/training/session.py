@@ -19,7 +19,7 @@ from nnctl.data.text import model_input
 from nnctl.keras_env import set_seed
 from nnctl.modes import Mode
 from nnctl.rundir import CHECKPOINTS, HISTORY, RunDir, write_text
-from nnctl.spec.schema import Spec
+from nnctl.spec.schema import PATH_KEYS, Spec
 from nnctl.training.callbacks import history_csv, spec_callbacks
 from nnctl.training.curves import plot_curves
 from nnctl.training.evaluation import SPLITS, split_metrics
@@ -30,8 +30,6 @@ from nnctl.training.supervised import (
     make_loop,
     steps_per_epoch,
 )
-
-PATH_KEYS = ("path", "target_path", "images", "labels", "test_images", "test_labels")
 
 
 @dataclass

@@ -38,7 +38,7 @@ from nnctl.rundir import (
 )
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point, poison_weights
-from nnctl.training import finite
+from nnctl.training import callbacks, finite
 from nnctl.training.curves import plot_episodes
 from nnctl.training.signals import interruptible
 from nnctl.training.state import Checkpointer, TrainState
@@ -250,10 +250,7 @@ def _last(history: dict[str, list[float]], name: str) -> float:
 
 def history_csv(history: dict[str, list[float]]) -> str:
     """One row per episode (numbered from 1), in ``COLUMNS`` order."""
-    rows = [",".join(["episode", *COLUMNS])]
-    for index in range(len(history.get("return", []))):
-        rows.append(",".join([str(index + 1), *(repr(history[k][index]) for k in COLUMNS)]))
-    return "\n".join(rows) + "\n"
+    return callbacks.history_csv(history, index="episode", first=1, columns=COLUMNS)
 
 
 def _summary_writer(run: RunDir):
