@@ -54,14 +54,34 @@ EXPECTED = {
     ),
     "rotated_digits": (
         (64,),
-        ["Rescaling", "Reshape", "RandomRotation", "GaussianNoise", "Conv2D", "Conv2D"]
-        + ["MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"],
+        [
+            "Rescaling",
+            "Reshape",
+            "RandomRotation",
+            "GaussianNoise",
+            "Conv2D",
+            "Conv2D",
+            "MaxPooling2D",
+            "Conv2D",
+            "MaxPooling2D",
+            "Flatten",
+            "Dropout",
+            "Dense",
+        ],
         320 + 9 * 32 * 32 + 32 + 9 * 32 * 64 + 64 + 4 * 64 * 10 + 10,
     ),
     "denoising_autoencoder_fashion_mnist": (
         (28, 28),
-        ["Rescaling", "Reshape", "GaussianNoise", "Conv2D", "Conv2D", "Conv2DTranspose"]
-        + ["Conv2DTranspose", "Conv2D"],
+        [
+            "Rescaling",
+            "Reshape",
+            "GaussianNoise",
+            "Conv2D",
+            "Conv2D",
+            "Conv2DTranspose",
+            "Conv2DTranspose",
+            "Conv2D",
+        ],
         320 + 2312 + 2336 + 9248 + 289,
     ),
     "fashion_mnist_mlp": (
@@ -129,13 +149,28 @@ GAN_EXPECTED = {
         {
             # bias-free Dense 64 -> 7*7*128 and 4x4 transposed convolutions; BN: 4 per channel
             "generator": (
-                ["Dense", "BatchNormalization", "LeakyReLU", "Reshape", "Conv2DTranspose"]
-                + ["BatchNormalization", "LeakyReLU", "Conv2DTranspose"],
+                [
+                    "Dense",
+                    "BatchNormalization",
+                    "LeakyReLU",
+                    "Reshape",
+                    "Conv2DTranspose",
+                    "BatchNormalization",
+                    "LeakyReLU",
+                    "Conv2DTranspose",
+                ],
                 64 * 6272 + 4 * 6272 + 16 * 128 * 64 + 4 * 64 + 16 * 64 + 1,
             ),
             "discriminator": (
-                ["Conv2D", "LeakyReLU", "Conv2D", "BatchNormalization", "LeakyReLU", "Flatten"]
-                + ["Dense"],
+                [
+                    "Conv2D",
+                    "LeakyReLU",
+                    "Conv2D",
+                    "BatchNormalization",
+                    "LeakyReLU",
+                    "Flatten",
+                    "Dense",
+                ],
                 (16 + 1) * 32 + 16 * 32 * 64 + 4 * 64 + 3137,
             ),
             "scorer": (["Flatten", "Dense", "Dense", "Dense"], 200960 + 32896 + 1290),
@@ -170,8 +205,16 @@ def _seq2seq_parameters(source: int, target: int, hidden: bool, target_dim: int)
 SEQ2SEQ_EXPECTED = {
     # spec: (layer types after the two inputs, parameters from the vocabulary sizes)
     "seq2seq_addition": (
-        ["Embedding", "Bidirectional", "Embedding", "LSTM", "Attention", "Concatenate"]
-        + ["Dense", "Dense"],
+        [
+            "Embedding",
+            "Bidirectional",
+            "Embedding",
+            "LSTM",
+            "Attention",
+            "Concatenate",
+            "Dense",
+            "Dense",
+        ],
         lambda s, t: _seq2seq_parameters(s, t, hidden=True, target_dim=32),
     ),
     "seq2seq_dates": (
@@ -253,7 +296,8 @@ def test_shape_error_points_at_the_layer(write_spec):
     problem = caught.value.problems[0]
     assert problem.path == "model.layers[1]"
     assert problem.line == 6
-    assert "Conv2D" in problem.message and "(None, 8)" in problem.message
+    assert "Conv2D" in problem.message
+    assert "(None, 8)" in problem.message
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,8 @@ def test_run_directory_contents(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert set(metrics) == {"train", "validation", "test"}
     info = json.loads((trained / "run.json").read_text())
-    assert info["seed"] == 7 and len(info["data_fingerprint"]) == 64
+    assert info["seed"] == 7
+    assert len(info["data_fingerprint"]) == 64
     assert {"nnctl", "tensorflow", "keras", "python"} <= set(info["environment"])
     assert (trained / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert any((trained / "logs").rglob("events.out.tfevents.*"))
@@ -73,7 +74,9 @@ def test_evaluate_json_is_one_object_matching_metrics(trained, cli):
 def test_evaluate_table_has_confusion_matrix(trained, cli):
     code, out, _ = cli("evaluate", trained, "--split", "validation")
     assert code == 0
-    assert "accuracy" in out and "confusion matrix" in out and "recall" in out
+    assert "accuracy" in out
+    assert "confusion matrix" in out
+    assert "recall" in out
 
 
 def test_export_saved_model_reproduces_model(trained, tmp_path, cli):
@@ -94,16 +97,17 @@ def test_export_saved_model_reproduces_model(trained, tmp_path, cli):
 
 
 def test_export_keras_format(trained, tmp_path, cli):
-    code, out, err = cli("export", trained, "--format", "keras", "--out", tmp_path / "m.keras")
+    code, _out, err = cli("export", trained, "--format", "keras", "--out", tmp_path / "m.keras")
     assert code == 0, err
     assert (tmp_path / "m.keras").is_file()
     code, _, err = cli("export", trained, "--format", "keras", "--out", tmp_path / "m.bin")
-    assert code == 2 and ".keras" in err
+    assert code == 2
+    assert ".keras" in err
 
 
 def test_quickstart_reaches_stated_accuracy(tmp_path, cli):
     """README promises at least 0.97 test accuracy for the offline quick start."""
-    code, out, err = cli(
+    code, _out, err = cli(
         "train", ROOT / "specs" / "quickstart.yaml", "--out", tmp_path / "q", "--quiet"
     )
     assert code == 0, err
@@ -131,7 +135,8 @@ def test_plain_progress_line_per_epoch(tmp_path, write_spec, cli):
 def test_summary_prints_layers_and_totals(cli):
     code, out, _ = cli("summary", ROOT / "specs" / "quickstart.yaml")
     assert code == 0
-    assert "preprocess_scale" in out and "Dense" in out
+    assert "preprocess_scale" in out
+    assert "Dense" in out
     assert "total parameters: 8,970" in out
 
 
@@ -157,8 +162,10 @@ def test_invalid_spec_reports_located_errors(write_spec, cli):
     spec = write_spec(TINY.replace("units: 32", "units: -32").replace("epochs: 3", "epochs: 0"))
     code, out, err = cli("train", spec)
     assert code == 2
-    assert f"{spec}:8:" in err and f"{spec}:13:" in err
-    assert "Traceback" not in err and out == ""
+    assert f"{spec}:8:" in err
+    assert f"{spec}:13:" in err
+    assert "Traceback" not in err
+    assert out == ""
 
 
 def test_validate_ok_lines(cli):
@@ -173,7 +180,8 @@ def test_existing_run_directory_is_refused(tmp_path, write_spec, cli):
     run.mkdir()
     (run / "keep.txt").write_text("mine")
     code, _, err = cli("train", write_spec(TINY), "--out", run)
-    assert code == 2 and "not empty" in err
+    assert code == 2
+    assert "not empty" in err
     assert (run / "keep.txt").read_text() == "mine"
 
 
@@ -185,9 +193,12 @@ def test_internal_error_exits_1_and_debug_shows_traceback(tmp_path, write_spec, 
 
     monkeypatch.setattr(nnctl.training.run, "train", broken)
     code, _, err = cli("train", write_spec(TINY), "--out", tmp_path / "r")
-    assert code == 1 and "internal error: RuntimeError: boom" in err and "Traceback" not in err
+    assert code == 1
+    assert "internal error: RuntimeError: boom" in err
+    assert "Traceback" not in err
     code, _, err = cli("--debug", "train", write_spec(TINY), "--out", tmp_path / "r2")
-    assert code == 1 and "Traceback" in err
+    assert code == 1
+    assert "Traceback" in err
 
 
 def test_diverging_training_is_reported(tmp_path, write_spec, cli):
@@ -196,7 +207,8 @@ def test_diverging_training_is_reported(tmp_path, write_spec, cli):
     )
     code, _, err = cli("train", write_spec(text), "--out", tmp_path / "r", "--quiet")
     assert code == 2
-    assert "training diverged" in err and "epoch 1" in err
+    assert "training diverged" in err
+    assert "epoch 1" in err
 
 
 def test_help_and_validate_import_no_tensorflow():

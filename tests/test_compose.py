@@ -35,7 +35,8 @@ def child(write_spec):
 def test_extends_deep_merges(child):
     spec, _ = load_spec(child)
     assert spec.name == "child"
-    assert spec.train.epochs == 2 and spec.train.batch_size == 16  # merged, not replaced
+    assert spec.train.epochs == 2
+    assert spec.train.batch_size == 16
     assert spec.model.layers[0].args["units"] == 8
 
 
@@ -60,7 +61,8 @@ def test_extends_missing_base_is_located(write_spec):
     child = write_spec("name: c\nextends: nowhere.yaml\n", "c.yaml")
     with pytest.raises(SpecError) as caught:
         load_spec(child)
-    assert caught.value.problems[0].line == 2 and "no such base spec" in str(caught.value)
+    assert caught.value.problems[0].line == 2
+    assert "no such base spec" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +124,8 @@ def test_schema_file_is_current():
 
 def test_schema_command_prints_it(cli):
     code, out, _ = cli("schema")
-    assert code == 0 and json.loads(out)["title"] == "Spec"
+    assert code == 0
+    assert json.loads(out)["title"] == "Spec"
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)

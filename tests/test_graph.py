@@ -44,7 +44,7 @@ def build(write_spec, text):
 
 
 def test_residual_blocks_expand_and_build(write_spec):
-    spec, model = build(write_spec, RESIDUAL)
+    _spec, model = build(write_spec, RESIDUAL)
     names = [layer.name for layer in model.layers]
     assert names[names.index("stem") :] == [
         "stem", "res_1_c1", "res_1_c2", "res_1_sum", "res_2_c1", "res_2_c2", "res",
@@ -62,7 +62,8 @@ def test_block_parameter_errors_point_at_the_use(write_spec):
     with pytest.raises(SpecError) as caught:
         load_spec(write_spec(text))
     problem = caught.value.problems[0]
-    assert "no parameter 'filterz'" in problem.message and problem.line == 16
+    assert "no parameter 'filterz'" in problem.message
+    assert problem.line == 16
 
 
 def test_expanded_node_errors_point_at_the_block_line(write_spec):
@@ -104,7 +105,8 @@ def test_unknown_input_is_located(write_spec):
     )
     with pytest.raises(SpecError) as caught:
         load_spec(write_spec(text))  # found by validation, before any TensorFlow
-    assert "no node or input named 'c'" in str(caught.value) and caught.value.problems[0].line == 8
+    assert "no node or input named 'c'" in str(caught.value)
+    assert caught.value.problems[0].line == 8
 
 
 def test_bidirectional_wraps_a_spec_layer(write_spec):

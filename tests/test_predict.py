@@ -74,7 +74,8 @@ def test_npy_in_csv_out_with_labels_and_probabilities(runs, digits, tmp_path, cl
     assert code == 0, err
     table = rows(out)
     assert table[0] == ["sample", "label"] + [f"p_{i}" for i in range(10)]
-    assert len(table) == 1 + 70 and "predicted 70 samples" in err
+    assert len(table) == 1 + 70
+    assert "predicted 70 samples" in err
     probabilities = np.array([[float(v) for v in row[2:]] for row in table[1:]])
     reference = expected(runs["classifier"], digits.reshape(70, 64))
     np.testing.assert_allclose(probabilities, reference, atol=1e-6)
@@ -91,7 +92,8 @@ def test_csv_rows_with_or_without_header_are_reshaped(runs, digits, tmp_path, cl
         code, out, err = cli("predict", runs["classifier"], "--input", tmp_path / name)
         assert code == 0, err
         outputs.append(rows(out))
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 1 + 5
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 1 + 5
 
 
 def test_image_folder(runs, digits, tmp_path, cli):
@@ -102,7 +104,7 @@ def test_image_folder(runs, digits, tmp_path, cli):
     for i in range(3):
         Image.fromarray(digits[i].astype("uint8")).save(folder / f"digit{i}.png")
     (folder / "notes.txt").write_text("not an image")
-    code, out, err = cli(
+    code, _out, err = cli(
         "predict", runs["classifier"], "--input", folder, "--out", tmp_path / "p.json"
     )
     assert code == 0, err
@@ -116,11 +118,13 @@ def test_regression_outputs_and_npy_out(runs, tmp_path, cli):
     x = np.random.default_rng(1).normal(size=(9, 3)).astype("float32")
     np.save(tmp_path / "x.npy", x)
     code, out, _ = cli("predict", runs["regressor"], "--input", tmp_path / "x.npy")
-    assert code == 0 and rows(out)[0] == ["sample", "prediction"]
+    assert code == 0
+    assert rows(out)[0] == ["sample", "prediction"]
     code, out, _ = cli(
         "predict", runs["regressor"], "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy"
     )
-    assert code == 0 and out.strip() == str(tmp_path / "y.npy")
+    assert code == 0
+    assert out.strip() == str(tmp_path / "y.npy")
     np.testing.assert_allclose(
         np.load(tmp_path / "y.npy"), expected(runs["regressor"], x), atol=1e-6
     )
@@ -158,10 +162,13 @@ def test_unusable_input_is_explained(runs, tmp_path, cli, content, fragment):
         path = tmp_path / "bad.npy"
         np.save(path, content)
     code, _, err = cli("predict", runs["classifier"], "--input", path)
-    assert code == 2 and fragment in err and "Traceback" not in err
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
 
 
 def test_not_a_model_is_explained(tmp_path, cli):
     np.save(tmp_path / "x.npy", np.zeros((1, 2)))
     code, _, err = cli("predict", tmp_path, "--input", tmp_path / "x.npy")
-    assert code == 2 and "not a run directory, a SavedModel directory" in err
+    assert code == 2
+    assert "not a run directory, a SavedModel directory" in err

@@ -84,4 +84,6 @@ def test_rich_progress_draws_each_epoch():
         progress.on_epoch_end(epoch, {"loss": 0.25, "val_loss": 0.5})
     progress.on_train_end()
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
-    assert "epoch 1/2" in text and "epoch 2/2" in text and "val_loss=0.5" in text
+    assert "epoch 1/2" in text
+    assert "epoch 2/2" in text
+    assert "val_loss=0.5" in text

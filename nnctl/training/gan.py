@@ -21,7 +21,7 @@ from nnctl.spec.schema import Spec
 from nnctl.training import modes
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 keras = import_keras()
 
