@@ -80,6 +80,49 @@ def test_unknown_block(write_spec):
         load_spec(write_spec(RESIDUAL.replace("block: residual", "block: residul")))
 
 
+# Malformed blocks that once crashed validation (found by tests/test_fuzz.py): each must be a
+# located error and exit 2 (never 0). Case: the blocks, then the spec's line and the error's start.
+MALFORMED_BLOCKS = {
+    "use names a list": (
+        "{b: {nodes: [{name: c, Dense: 4}]}}\n  nodes: [{block: [b], name: x}]",
+        ":6:19: error: model.nodes[0].block: ",
+    ),
+    "node name a list": (
+        "{b: {nodes: [{name: [c], Dense: 4}]}}\n  nodes: [{block: b, name: x}]",
+        ":5:23: error: model.blocks.b.nodes: ",
+    ),
+    "no nodes": (
+        "{b: {nodes: []}}\n  nodes: [{block: b, name: x}]",
+        ":5:23: error: model.blocks.b.nodes: ",
+    ),
+    "node not a mapping": (
+        "{b: {nodes: [Flatten]}}\n  nodes: [{block: b, name: x, repeat: 2}]",
+        ":5:23: error: model.blocks.b.nodes: ",
+    ),
+    "input a list": (
+        "{b: {nodes: [{name: c, inputs: [[a]], Dense: 4}]}}\n  nodes: [{block: b, name: x}]",
+        ":5:43: error: model.nodes[0].inputs[0]: ",
+    ),
+    "with a string": (
+        "{b: {params: {a: 1}, nodes: [{name: c, Dense: 4}]}}\n"
+        "  nodes: [{block: b, name: x, with: a}]",
+        ":6:37: error: model.nodes[0].with: ",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("blocks", "located"), MALFORMED_BLOCKS.values(), ids=list(MALFORMED_BLOCKS)
+)
+def test_malformed_blocks_exit_2_with_a_located_error(write_spec, cli, blocks, located):
+    spec = write_spec(f"name: g\ndata: {{source: digits}}\nloss: mse\nmodel:\n  blocks: {blocks}\n")
+    code, out, err = cli("validate", spec)
+    assert code == 2, err
+    assert f"{spec}{located}" in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
 def test_merge_and_shared_layer(write_spec):
     text = (
         HEAD.replace("reshape: [8, 8, 1]", "scale: 1/16")
