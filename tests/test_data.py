@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import struct
 import urllib.error
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from pydantic import TypeAdapter
 
 from nnctl.data import Dataset, load_dataset
+from nnctl.data.series import sunspot_numbers
 from nnctl.data.sources import FASHION_DIR, FASHION_FILES
 from nnctl.errors import UserError
 from nnctl.spec.schema import DataSpec
+from nnctl.spec.validate import load_spec
 
 SPEC = TypeAdapter(DataSpec)
 
@@ -343,6 +347,34 @@ def test_imdb_local_npz(tmp_path):
 def test_missing_file_names_the_path(tmp_path, data):
     with pytest.raises(UserError, match=f"no such file or directory: {tmp_path / 'nope.csv'}"):
         load(data, base=tmp_path)
+
+
+# SHA-256 of statsmodels 0.15.0's sunspots SUNACTIVITY (float64), from which nnctl/data/sunspots.csv
+# was written, and of the arrays specs/lstm_sunspots.yaml loaded from it (train, validation, test
+# x and y, float32): the shipped copy gives the same numbers, to the bit.
+STATSMODELS_SUNSPOTS_SHA256 = "66c86ecdcd5950f61f6243f924fdfa10a44596e94816291062fdda266a31c86d"
+LSTM_SUNSPOTS_SPLITS_SHA256 = "8c34f5bd37897a6a0b2203a0c337af2ec5c1ba6d82ce576c70f574259a381a9a"
+
+
+def digest(*arrays: np.ndarray) -> str:
+    sha = hashlib.sha256()
+    for array in arrays:
+        sha.update(array.tobytes())
+    return sha.hexdigest()
+
+
+def test_shipped_sunspots_are_statsmodels_numbers():
+    values = sunspot_numbers()
+    assert values.dtype == np.float64
+    assert values.shape == (309,)  # 1700-2008
+    assert digest(values) == STATSMODELS_SUNSPOTS_SHA256
+
+
+def test_lstm_sunspots_spec_loads_the_same_splits():
+    spec, _ = load_spec(ROOT / "specs" / "lstm_sunspots.yaml")
+    data = load_dataset(spec.data, spec.train.validation, spec.seed, ROOT / "specs")
+    arrays = [array for split in splits(data) for array in (split.x, split.y)]
+    assert digest(*arrays) == LSTM_SUNSPOTS_SPLITS_SHA256
 
 
 def test_sunspots_split_keeps_time_order():
