@@ -114,6 +114,7 @@ EXPECTED = {
 TEXT_INPUT = {"bilstm_text"}  # built on texts: the model takes strings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_spec_compiles(name):
     spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
@@ -179,6 +180,7 @@ GAN_EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(GAN_EXPECTED))
 def test_shipped_gan_spec_builds(name):
     from nnctl.build.gan import build_gan, compile_gan
@@ -224,6 +226,7 @@ SEQ2SEQ_EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ_EXPECTED))
 def test_shipped_seq2seq_spec_builds(name):
     from nnctl.build.model import build_placeholder
@@ -245,6 +248,7 @@ ACTOR_CRITIC_EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ACTOR_CRITIC_EXPECTED))
 def test_shipped_actor_critic_spec_builds(name):
     from nnctl.build.model import build_placeholder
@@ -262,6 +266,7 @@ def test_every_shipped_spec_is_covered():
     assert shipped == covered | set(ACTOR_CRITIC_EXPECTED)
 
 
+@pytest.mark.slow
 def test_standardize_uses_training_statistics(write_spec):
     spec, _ = load_spec(
         write_spec("""
@@ -277,6 +282,7 @@ def test_standardize_uses_training_statistics(write_spec):
     np.testing.assert_allclose(np.asarray(standardized).ravel(), [-1.2247, 0, 1.2247], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_shape_error_points_at_the_layer(write_spec):
     from nnctl.errors import SpecError
 
@@ -300,6 +306,7 @@ def test_shape_error_points_at_the_layer(write_spec):
     assert "(None, 8)" in problem.message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("schedule", "epoch_rates"),
     [

@@ -43,6 +43,7 @@ def trained(tmp_path_factory):
     return train_once(tmp_path_factory, "tiny", TINY)
 
 
+@pytest.mark.slow
 def test_run_directory_contents(trained):
     assert {p.name for p in trained.iterdir()} >= RUN_FILES
     history = (trained / "history.csv").read_text().splitlines()
@@ -58,6 +59,7 @@ def test_run_directory_contents(trained):
     assert any((trained / "logs").rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_evaluate_json_is_one_object_matching_metrics(trained, cli):
     code, out, _ = cli("evaluate", trained, "--json")
     assert code == 0
@@ -71,6 +73,7 @@ def test_evaluate_json_is_one_object_matching_metrics(trained, cli):
     assert right / sum(c["samples"] for c in classes.values()) == pytest.approx(result["accuracy"])
 
 
+@pytest.mark.slow
 def test_evaluate_table_has_confusion_matrix(trained, cli):
     code, out, _ = cli("evaluate", trained, "--split", "validation")
     assert code == 0
@@ -79,6 +82,7 @@ def test_evaluate_table_has_confusion_matrix(trained, cli):
     assert "recall" in out
 
 
+@pytest.mark.slow
 def test_export_saved_model_reproduces_model(trained, tmp_path, cli):
     import tensorflow as tf
 
@@ -96,6 +100,7 @@ def test_export_saved_model_reproduces_model(trained, tmp_path, cli):
     np.testing.assert_allclose(np.asarray(exported), model.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_export_keras_format(trained, tmp_path, cli):
     code, _out, err = cli("export", trained, "--format", "keras", "--out", tmp_path / "m.keras")
     assert code == 0, err
@@ -105,6 +110,7 @@ def test_export_keras_format(trained, tmp_path, cli):
     assert ".keras" in err
 
 
+@pytest.mark.slow
 def test_quickstart_reaches_stated_accuracy(tmp_path, cli):
     """README promises at least 0.97 test accuracy for the offline quick start."""
     code, _out, err = cli(
@@ -115,6 +121,7 @@ def test_quickstart_reaches_stated_accuracy(tmp_path, cli):
     assert metrics["test"]["accuracy"] >= 0.97
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(tmp_path, write_spec, cli):
     spec = write_spec(TINY)
     for name in ("a", "b"):
@@ -123,6 +130,7 @@ def test_same_seed_same_result(tmp_path, write_spec, cli):
     assert a == b
 
 
+@pytest.mark.slow
 def test_plain_progress_line_per_epoch(tmp_path, write_spec, cli):
     code, out, err = cli("train", write_spec(TINY), "--out", tmp_path / "r")
     assert code == 0
@@ -132,6 +140,7 @@ def test_plain_progress_line_per_epoch(tmp_path, write_spec, cli):
     assert out.strip() == str(tmp_path / "r")
 
 
+@pytest.mark.slow
 def test_summary_prints_layers_and_totals(cli):
     code, out, _ = cli("summary", ROOT / "specs" / "quickstart.yaml")
     assert code == 0
@@ -175,6 +184,7 @@ def test_validate_ok_lines(cli):
     assert all(line.endswith(": OK") for line in out.strip().splitlines())
 
 
+@pytest.mark.slow
 def test_existing_run_directory_is_refused(tmp_path, write_spec, cli):
     run = tmp_path / "run"
     run.mkdir()
@@ -185,6 +195,7 @@ def test_existing_run_directory_is_refused(tmp_path, write_spec, cli):
     assert (run / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_internal_error_exits_1_and_debug_shows_traceback(tmp_path, write_spec, cli, monkeypatch):
     import nnctl.training.run
 
@@ -201,6 +212,7 @@ def test_internal_error_exits_1_and_debug_shows_traceback(tmp_path, write_spec, 
     assert "Traceback" in err
 
 
+@pytest.mark.slow
 def test_diverging_training_is_reported(tmp_path, write_spec, cli):
     text = TINY.replace(
         "metrics: [accuracy]", "metrics: [accuracy]\noptimizer: {name: sgd, learning_rate: 1.0e+30}"

@@ -290,6 +290,7 @@ def test_mnist_local_npz(tmp_path):
     assert ds.test.y.dtype == np.int64
 
 
+@pytest.mark.slow
 def test_mnist_offline_is_a_user_error(monkeypatch):
     keras = pytest.importorskip("keras")
 

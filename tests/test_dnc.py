@@ -12,8 +12,16 @@ from conftest import ROOT, train_once
 
 from nnctl.keras_env import import_keras
 
-keras = import_keras()
-from nnctl.layers import bits, dnc  # noqa: E402  (registers nnctl's Keras objects)
+pytestmark = pytest.mark.slow  # every test runs Keras
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _keras():
+    """Import Keras when the first test runs, not when the module is collected."""
+    global keras, bits, dnc
+    keras = import_keras()
+    from nnctl.layers import bits, dnc
+
 
 ATOL = 1e-4
 

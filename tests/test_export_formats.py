@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import train_once
 
+pytestmark = pytest.mark.slow  # every test exports a trained model
+
 SPEC = """
 name: exportable
 seed: 5

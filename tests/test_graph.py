@@ -43,6 +43,7 @@ def build(write_spec, text):
     return spec, build_symbolic(spec, (64,), "float32")
 
 
+@pytest.mark.slow
 def test_residual_blocks_expand_and_build(write_spec):
     _spec, model = build(write_spec, RESIDUAL)
     names = [layer.name for layer in model.layers]
@@ -123,6 +124,7 @@ def test_malformed_blocks_exit_2_with_a_located_error(write_spec, cli, blocks, l
     assert out == ""
 
 
+@pytest.mark.slow
 def test_merge_and_shared_layer(write_spec):
     text = (
         HEAD.replace("reshape: [8, 8, 1]", "scale: 1/16")
@@ -152,6 +154,7 @@ def test_unknown_input_is_located(write_spec):
     assert caught.value.problems[0].line == 8
 
 
+@pytest.mark.slow
 def test_bidirectional_wraps_a_spec_layer(write_spec):
     text = (
         HEAD.replace("reshape: [8, 8, 1]", "reshape: [8, 8]")
@@ -167,6 +170,7 @@ model:
     assert model.layers[-2].output.shape == (None, 8)
 
 
+@pytest.mark.slow
 def test_graph_model_round_trips_through_keras_file(write_spec, tmp_path):
     import keras
 

@@ -88,6 +88,7 @@ def iris_run(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_training_names_the_classes_it_read(iris_run):
     run, err = iris_run
     assert "data: column 'species' of iris.csv holds words: 3 classes: " in err
@@ -97,6 +98,7 @@ def test_training_names_the_classes_it_read(iris_run):
     assert info["class_names"] == SPECIES
 
 
+@pytest.mark.slow
 def test_evaluate_reports_accuracy_and_classes_by_name(iris_run, cli):
     run, _ = iris_run
     code, out, err = cli("evaluate", run, "--json")
@@ -112,6 +114,7 @@ def test_evaluate_reports_accuracy_and_classes_by_name(iris_run, cli):
     assert "confusion matrix" in out
 
 
+@pytest.mark.slow
 def test_predict_and_export_label_samples_with_species(iris_run, tmp_path, cli):
     run, _ = iris_run
     iris = load_iris()
@@ -133,6 +136,7 @@ def test_predict_and_export_label_samples_with_species(iris_run, tmp_path, cli):
         assert np.mean([a == b for a, b in zip(labels, truth, strict=True)]) > 0.85
 
 
+@pytest.mark.slow
 def test_text_csv_with_pos_neg_labels_trains(tmp_path, cli):
     with (tmp_path / "reviews.csv").open("w", newline="") as f:
         writer = csv.writer(f)
@@ -251,6 +255,7 @@ def test_features_stay_numbers_and_targets_need_values(tmp_path, text, message):
 
 
 # ---------------------------------------------------------------------------------- losses
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("loss", "message"),
     [
@@ -288,10 +293,12 @@ def weights_for(tmp_path, class_weight) -> dict[int, float] | None:
     return class_weights(spec, dataset)
 
 
+@pytest.mark.slow
 def test_class_weights_by_name_or_index(tmp_path):
     assert weights_for(tmp_path, {"virginica": 3.0, 0: 0.5}) == {2: 3.0, 0: 0.5}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("weights", "message"),
     [
@@ -315,6 +322,7 @@ def test_a_class_weight_for_a_missing_class_is_located(tmp_path, weights, messag
     assert "spec.yaml:12:" in err, err
 
 
+@pytest.mark.slow
 def test_class_weights_need_classes(write_spec, cli, tmp_path):
     text = """
     name: r

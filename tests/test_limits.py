@@ -16,6 +16,7 @@ loss: mse
 """
 
 
+@pytest.mark.slow
 def test_parameter_limit_is_enforced_before_building(write_spec, cli):
     code, _, err = cli("validate", "--build", write_spec(HUGE))
     assert code == 2
@@ -23,6 +24,7 @@ def test_parameter_limit_is_enforced_before_building(write_spec, cli):
     assert "raise model.max_parameters" in err
 
 
+@pytest.mark.slow
 def test_parameter_limit_can_be_raised(write_spec, cli):
     small = HUGE.replace("200000", "20")
     code, _, err = cli(
@@ -49,6 +51,7 @@ def test_oversized_file_is_refused(tmp_path, cli):
     assert "limit for a spec" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("layers", "fragment"),
     [

@@ -66,6 +66,7 @@ def rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
+@pytest.mark.slow
 def test_npy_in_csv_out_with_labels_and_probabilities(runs, digits, tmp_path, cli):
     np.save(tmp_path / "x.npy", digits)
     code, out, err = cli(
@@ -82,6 +83,7 @@ def test_npy_in_csv_out_with_labels_and_probabilities(runs, digits, tmp_path, cl
     assert [row[1] for row in table[1:]] == [str(i) for i in reference.argmax(-1)]
 
 
+@pytest.mark.slow
 def test_csv_rows_with_or_without_header_are_reshaped(runs, digits, tmp_path, cli):
     flat = digits[:5].reshape(5, 64)
     header = ",".join(f"pixel{i}" for i in range(64))
@@ -96,6 +98,7 @@ def test_csv_rows_with_or_without_header_are_reshaped(runs, digits, tmp_path, cl
     assert len(outputs[0]) == 1 + 5
 
 
+@pytest.mark.slow
 def test_image_folder(runs, digits, tmp_path, cli):
     from PIL import Image
 
@@ -114,6 +117,7 @@ def test_image_folder(runs, digits, tmp_path, cli):
     assert [r["label"] for r in result] == [str(i) for i in reference.argmax(-1)]
 
 
+@pytest.mark.slow
 def test_regression_outputs_and_npy_out(runs, tmp_path, cli):
     x = np.random.default_rng(1).normal(size=(9, 3)).astype("float32")
     np.save(tmp_path / "x.npy", x)
@@ -130,6 +134,7 @@ def test_regression_outputs_and_npy_out(runs, tmp_path, cli):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["saved_model", "keras", "tflite"])
 def test_exports_predict_like_the_run(runs, digits, tmp_path, cli, fmt):
     suffix = {"saved_model": "", "keras": ".keras", "tflite": ".tflite"}[fmt]
@@ -147,6 +152,7 @@ def test_exports_predict_like_the_run(runs, digits, tmp_path, cli, fmt):
         assert table[0][:3] == ["sample", "label", "p_0"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [

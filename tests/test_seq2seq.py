@@ -99,6 +99,7 @@ def test_vocabularies_and_teacher_forcing_layout():
     assert test_source == [UNK, "+", "5", ""]  # "7" never appeared in training
 
 
+@pytest.mark.slow
 def test_tiny_adder_learns_and_stores_its_vocabularies(adder):
     metrics = json.loads((adder / "metrics.json").read_text())
     assert metrics["train"]["exact_match"] >= 0.9  # greedy decoding, not teacher forcing
@@ -107,6 +108,7 @@ def test_tiny_adder_learns_and_stores_its_vocabularies(adder):
     assert "vocabularies.json" in json.loads((adder / "manifest.json").read_text())["sha256"]
 
 
+@pytest.mark.slow
 def test_evaluate_reports_exact_match(adder, cli):
     code, out, err = cli("evaluate", adder, "--split", "train", "--json")
     assert code == 0, err
@@ -118,6 +120,7 @@ def test_evaluate_reports_exact_match(adder, cli):
     assert "examples, greedy decoding" in out
 
 
+@pytest.mark.slow
 def test_export_maps_strings_to_the_same_strings(adder, cli, tmp_path):
     import tensorflow as tf
 
@@ -159,6 +162,7 @@ def test_seq2seq_needs_string_pairs_and_vocab_sizes_need_seq2seq(write_spec, cli
     assert ":6:" in err
 
 
+@pytest.mark.slow
 def test_text_pairs_read_from_csv(tmp_path, write_spec, cli):
     rows = "question,answer\n" + "".join(
         f"{a} plus {b},{a + b}\n" for a in range(9) for b in range(9)
@@ -181,6 +185,7 @@ def test_text_pairs_read_from_csv(tmp_path, write_spec, cli):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_predict_decodes_a_file_of_strings(adder, cli, tmp_path):
     questions = tmp_path / "questions.txt"
     questions.write_text("3+4\n9+9\n0+5\n")

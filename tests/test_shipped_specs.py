@@ -13,7 +13,7 @@ from conftest import SPECS
 from rich.console import Console
 from text_data import write_csv
 
-from nnctl.training.progress import RichProgress
+pytestmark = pytest.mark.slow  # trains every spec; RichProgress imports Keras
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 DOWNLOADS = {"mnist", "cifar10", "imdb"}
@@ -75,6 +75,8 @@ def test_shipped_spec_runs(spec, tmp_path, cli):
 def test_rich_progress_draws_each_epoch():
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, width=120)
+    from nnctl.training.progress import RichProgress
+
     progress = RichProgress(epochs=2, steps=5, console=console)
     progress.on_train_begin()
     for epoch in range(2):

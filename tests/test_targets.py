@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # every test builds its model (validate --build)
+
 DIGITS = """
 name: t
 data: {source: digits}

@@ -80,6 +80,7 @@ def splits(run):
 
 
 # ----------------------------------------------------------------------------------- adapting
+@pytest.mark.slow
 def test_vocabulary_comes_from_the_training_split_only(trained):
     vocabulary = vocabulary_of(keras_model(trained))
     data = splits(trained)
@@ -91,6 +92,7 @@ def test_vocabulary_comes_from_the_training_split_only(trained):
     assert not (held_out - seen) & set(vocabulary)  # ... and are unknown to the model
 
 
+@pytest.mark.slow
 def test_normalization_layer_is_adapted_on_the_training_split(write_spec, tmp_path):
     from nnctl.build import build_model
 
@@ -117,6 +119,7 @@ def test_normalization_layer_is_adapted_on_the_training_split(write_spec, tmp_pa
     np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_layers_given_their_state_are_not_adapted(write_spec, tmp_path):
     from nnctl.build import build_model
 
@@ -139,6 +142,7 @@ def test_layers_given_their_state_are_not_adapted(write_spec, tmp_path):
     assert model.layers[1].get_vocabulary() == ["", "[UNK]", "good", "bad"]
 
 
+@pytest.mark.slow
 def test_checkpoints_restore_what_adapting_learned(write_spec, tmp_path):
     """A model adapted on other data ends with the checkpoint's vocabulary and statistics."""
     from nnctl.build import build_model, compile_model
@@ -178,6 +182,7 @@ def test_checkpoints_restore_what_adapting_learned(write_spec, tmp_path):
 
 
 # ----------------------------------------------------------------------- the model, as written
+@pytest.mark.slow
 def test_keras_file_round_trips_in_safe_mode(trained):
     model = keras_model(trained)
     again = keras_model(trained)
@@ -189,6 +194,7 @@ def test_keras_file_round_trips_in_safe_mode(trained):
     )
 
 
+@pytest.mark.slow
 def test_export_takes_raw_strings(trained, tmp_path, cli):
     import tensorflow as tf
 
@@ -209,6 +215,7 @@ def test_export_takes_raw_strings(trained, tmp_path, cli):
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
 def test_converted_formats_refuse_text_models_clearly(trained, tmp_path, cli, fmt):
     code, _, err = cli("export", trained, "--format", fmt, "--out", tmp_path / f"m.{fmt}")
@@ -218,6 +225,7 @@ def test_converted_formats_refuse_text_models_clearly(trained, tmp_path, cli, fm
     assert not (tmp_path / f"m.{fmt}").exists()
 
 
+@pytest.mark.slow
 def test_predict_reads_texts_from_csv_and_txt(trained, tmp_path, cli):
     texts = ["the film was not good.", 'the cast was "great", but the ending felt slow.']
     (tmp_path / "new.csv").write_text('review\nthe film was not good.\n"the cast was ""great"", '
@@ -236,6 +244,7 @@ def test_predict_reads_texts_from_csv_and_txt(trained, tmp_path, cli):
     assert {row["label"] for row in outputs[0]} <= {"0", "1"}
 
 
+@pytest.mark.slow
 def test_predict_names_a_csv_row_with_other_columns(trained, tmp_path, cli):
     (tmp_path / "new.csv").write_text("review,label\ngood film,1\n")
     code, _, err = cli("predict", trained, "--input", tmp_path / "new.csv")
@@ -243,6 +252,7 @@ def test_predict_names_a_csv_row_with_other_columns(trained, tmp_path, cli):
     assert "data row 1 has 2 fields, but the model takes 1 text per sample" in err
 
 
+@pytest.mark.slow
 def test_evaluate_reports_classification_on_texts(trained, cli):
     code, out, err = cli("evaluate", trained, "--json")
     assert code == 0, err
@@ -252,6 +262,7 @@ def test_evaluate_reports_classification_on_texts(trained, cli):
 
 
 # -------------------------------------------------------------------------------------- resume
+@pytest.mark.slow
 def test_resume_from_an_early_checkpoint_ends_as_the_uninterrupted_run(trained, tmp_path, cli):
     run = tmp_path / "run"
     shutil.copytree(trained, run)
@@ -267,6 +278,7 @@ def test_resume_from_an_early_checkpoint_ends_as_the_uninterrupted_run(trained, 
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
+@pytest.mark.slow
 def test_forced_resume_on_changed_texts_keeps_the_trained_vocabulary(trained, tmp_path, cli):
     """The embeddings were trained on the checkpoint's token ids: a vocabulary adapted on the
     changed data would scramble them."""
@@ -350,6 +362,7 @@ def test_imdb_text_from_acl_imdb(tmp_path, form):
     assert len(data.test.x) == 4
 
 
+@pytest.mark.slow
 def test_imdb_text_offline_says_how_to_get_it(monkeypatch):
     from nnctl.data.sources import load_raw
 
@@ -419,6 +432,7 @@ BUILD_ERRORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("data", "layer", "message"), BUILD_ERRORS)
 def test_text_flow_mistakes_are_located_when_built(data, layer, message, write_spec, tmp_path, cli):
     write_csv(tmp_path / "reviews.csv", 20)
