@@ -17,6 +17,26 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 300  # seconds a child process may take to reach its pause point
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
+# The smallest valid spec, a digits classifier. Tests derive variants with str.replace and rely on
+# its layout: line 1 is the name, line 5 the first layer, line 7 the loss.
+DIGITS = """
+name: demo
+data: {source: digits}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 10, activation: softmax}
+loss: sparse_categorical_crossentropy
+metrics: [accuracy]
+"""
+# DIGITS made to train in a few seconds: seeded, scaled pixels, one epoch of large batches.
+DIGITS_TRAINING = (
+    DIGITS.replace("name: demo", "name: digits\nseed: 11")
+    .replace("{source: digits}", "{source: digits, preprocess: {scale: 1/16}}")
+    .replace("units: 8", "units: 16")
+    + "train: {epochs: 1, batch_size: 128}\n"
+)
+
 
 # `slow` marks every test that trains a model or imports TensorFlow, so `pytest -m "not slow"` is
 # the quick loop: it never imports TensorFlow. Mark a test in place (`@pytest.mark.slow`, or
@@ -127,6 +147,12 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def digits_spec(write_spec) -> Path:
+    """DIGITS written to tmp_path/spec.yaml."""
+    return write_spec(DIGITS)
 
 
 @pytest.fixture

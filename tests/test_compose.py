@@ -6,24 +6,14 @@ import json
 
 import jsonschema
 import pytest
-from conftest import ROOT, SPECS
+from conftest import DIGITS, ROOT, SPECS
 
 from nnctl.errors import SpecError, UserError
 from nnctl.spec.jsonschema import SCHEMA_PATH, schema_text
 from nnctl.spec.loader import load_yaml
 from nnctl.spec.validate import load_spec
 
-BASE = """
-name: base
-data: {source: digits}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-train: {epochs: 5, batch_size: 16}
-"""
+BASE = DIGITS.replace("name: demo", "name: base") + "train: {epochs: 5, batch_size: 16}\n"
 
 
 @pytest.fixture

@@ -8,21 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import DIGITS_TRAINING
 
-CLASSIFIER = """
-name: digits
-seed: 11
-data:
-  source: digits
-  preprocess: {scale: 1/16}
-model:
-  layers:
-    - Dense: {units: 16, activation: relu}
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-train: {epochs: 1, batch_size: 128}
-"""
 REGRESSOR = """
 name: line
 seed: 11
@@ -46,7 +33,10 @@ def _train(root, name, text):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
-    return {"classifier": _train(root, "c", CLASSIFIER), "regressor": _train(root, "r", REGRESSOR)}
+    return {
+        "classifier": _train(root, "c", DIGITS_TRAINING),
+        "regressor": _train(root, "r", REGRESSOR),
+    }
 
 
 @pytest.fixture(scope="module")

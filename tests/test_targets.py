@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DIGITS
 
 pytestmark = pytest.mark.slow  # every test builds its model (validate --build)
 
-DIGITS = """
-name: t
-data: {source: digits}
-model:
-  layers:
-    - Dense: {units: 16, activation: relu}
-    - Dense: {units: 5, activation: softmax}
-loss: sparse_categorical_crossentropy
-train: {epochs: 1}
-"""
+FIVE_OUTPUTS = DIGITS.replace("{units: 10, activation: softmax}", "{units: 5, activation: softmax}")
 
 
 @pytest.mark.parametrize("command", ["validate", "train"])
 def test_a_classifier_with_too_few_outputs_is_located(write_spec, cli, tmp_path, command):
-    spec = write_spec(DIGITS)
+    spec = write_spec(FIVE_OUTPUTS)
     args = ("--build",) if command == "validate" else ("--out", tmp_path / "run")
     code, _, err = cli(command, spec, *args)
     assert code == 2
@@ -37,7 +29,7 @@ def test_a_classifier_with_too_few_outputs_is_located(write_spec, cli, tmp_path,
 
 
 def test_one_hot_labels_are_checked_the_same_way(write_spec, cli):
-    text = DIGITS.replace("{source: digits}", "{source: digits, preprocess: {one_hot: true}}")
+    text = FIVE_OUTPUTS.replace("{source: digits}", "{source: digits, preprocess: {one_hot: true}}")
     text = text.replace("sparse_categorical", "categorical")
     code, _, err = cli("validate", "--build", write_spec(text))
     assert code == 2
@@ -45,7 +37,9 @@ def test_one_hot_labels_are_checked_the_same_way(write_spec, cli):
 
 
 def test_a_binary_loss_on_many_classes_points_at_the_loss(write_spec, cli):
-    text = DIGITS.replace("{units: 5, activation: softmax}", "{units: 1, activation: sigmoid}")
+    text = FIVE_OUTPUTS.replace(
+        "{units: 5, activation: softmax}", "{units: 1, activation: sigmoid}"
+    )
     code, _, err = cli(
         "validate", "--build", write_spec(text.replace("sparse_categorical", "binary"))
     )
