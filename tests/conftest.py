@@ -42,6 +42,7 @@ DIGITS_TRAINING = (
 # the quick loop: it never imports TensorFlow. Mark a test in place (`@pytest.mark.slow`, or
 # `pytestmark` for a whole module). These modules are being edited on other branches, so their
 # tests are marked here, by name, until those edits land; then move the marks into the modules.
+EVERY_TEST = "every test"
 SLOW_ELSEWHERE = {
     "test_actor_critic.py": {
         "test_build_errors_point_at_the_node",
@@ -57,7 +58,7 @@ SLOW_ELSEWHERE = {
         "test_resume_refuses_a_changed_spec",
         "test_shipped_spec_learns_to_balance",
     },
-    "test_faults.py": "every test",
+    "test_faults.py": EVERY_TEST,
     "test_gan.py": {
         "test_run_logs_the_adversaries_and_sample_quality_every_epoch",
         "test_each_epoch_saves_a_grid_of_samples_from_the_same_noise",
@@ -92,13 +93,14 @@ SLOW_ELSEWHERE = {
         "test_keys_a_newer_nnctl_adds_with_defaults_are_not_changes",
     },
 }
-TENSORFLOW_FREE = pytest.StashKey[bool]()
+TENSORFLOW_FREE = pytest.StashKey[bool]()  # on a test: TensorFlow was not imported before it ran
+COLLECTED_WITH_TENSORFLOW = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         names = SLOW_ELSEWHERE.get(item.path.name, ())
-        if names == "every test" or item.originalname in names:
+        if names == EVERY_TEST or item.originalname in names:
             item.add_marker(pytest.mark.slow)
 
 
@@ -120,11 +122,11 @@ def pytest_runtest_teardown(item):
 
 def pytest_collection_finish(session):
     if "tensorflow" in sys.modules:
-        session.config.stash[TENSORFLOW_FREE] = False
+        session.config.stash[COLLECTED_WITH_TENSORFLOW] = True
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not terminalreporter.config.stash.get(TENSORFLOW_FREE, True):
+    if terminalreporter.config.stash.get(COLLECTED_WITH_TENSORFLOW, False):
         terminalreporter.write_line(
             "note: collecting the tests imported TensorFlow, so no test was checked for importing"
             " it unmarked; import it inside the tests that need it"
