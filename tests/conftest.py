@@ -1,4 +1,4 @@
-"""Shared helpers: write specs to tmp_path, run the CLI in-process."""
+"""Shared helpers: write specs to tmp_path, run the CLI in-process; the `slow` marker's upkeep."""
 
 from __future__ import annotations
 
@@ -17,6 +17,63 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 300  # seconds a child process may take to reach its pause point
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
+# The smallest valid spec, a digits classifier. Tests derive variants with str.replace and rely on
+# its layout: line 1 is the name, line 5 the first layer, line 7 the loss.
+DIGITS = """
+name: demo
+data: {source: digits}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 10, activation: softmax}
+loss: sparse_categorical_crossentropy
+metrics: [accuracy]
+"""
+# DIGITS made to train in a few seconds: seeded, scaled pixels, one epoch of large batches.
+DIGITS_TRAINING = (
+    DIGITS.replace("name: demo", "name: digits\nseed: 11")
+    .replace("{source: digits}", "{source: digits, preprocess: {scale: 1/16}}")
+    .replace("units: 8", "units: 16")
+    + "train: {epochs: 1, batch_size: 128}\n"
+)
+
+
+# `slow` marks every test that trains a model or imports TensorFlow, so `pytest -m "not slow"` is
+# the quick loop: it never imports TensorFlow. Mark a test in place (`@pytest.mark.slow`, or
+# `pytestmark` for a whole module); the teardown hook below fails a test that imports TensorFlow
+# without the mark.
+TENSORFLOW_FREE = pytest.StashKey[bool]()  # on a test: TensorFlow was not imported before it ran
+COLLECTED_WITH_TENSORFLOW = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    item.stash[TENSORFLOW_FREE] = "tensorflow" not in sys.modules
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    """Fail a test not marked slow that imported TensorFlow: the quick loop must not."""
+    result = yield
+    imported = item.stash.get(TENSORFLOW_FREE, False) and "tensorflow" in sys.modules
+    if imported and item.get_closest_marker("slow") is None:
+        pytest.fail(f"{item.nodeid} imported TensorFlow: mark it @pytest.mark.slow", pytrace=False)
+    return result
+
+
+def pytest_collection_finish(session):
+    if "tensorflow" in sys.modules:
+        session.config.stash[COLLECTED_WITH_TENSORFLOW] = True
+
+
+def pytest_terminal_summary(terminalreporter):
+    if terminalreporter.config.stash.get(COLLECTED_WITH_TENSORFLOW, False):
+        terminalreporter.write_line(
+            "note: collecting the tests imported TensorFlow, so no test was checked for importing"
+            " it unmarked; import it inside the tests that need it"
+        )
+
 
 def pytest_addoption(parser):
     parser.addoption(
@@ -34,6 +91,12 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def digits_spec(write_spec) -> Path:
+    """DIGITS written to tmp_path/spec.yaml."""
+    return write_spec(DIGITS)
 
 
 @pytest.fixture

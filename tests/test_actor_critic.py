@@ -61,7 +61,8 @@ def test_gae_with_lambda_zero_is_the_one_step_td_error():
 def test_discounted_and_standardized():
     np.testing.assert_allclose(discounted(np.ones(3), 0.5), [1.75, 1.5, 1.0])
     z = standardized(np.array([1.0, 2.0, 3.0]))
-    assert abs(z.mean()) < 1e-9 and abs(z.std() - 1) < 1e-6
+    assert abs(z.mean()) < 1e-9
+    assert abs(z.std() - 1) < 1e-6
     assert not np.any(standardized(np.array([4.0, 4.0])))
 
 
@@ -94,26 +95,26 @@ def edited(old: str, new: str) -> str:
             "  episodes: 6\n  update_every: 8\n  normalize_returns: true\n",
             "agent",
             "update_every",
-        ),  # fmt: skip
+        ),
         (
             "  mode: actor_critic\n",
             "  mode: actor_critic\n  epochs: 50\n",
             "train.epochs",
             "agent.episodes",
-        ),  # fmt: skip
+        ),
         (
             "name: tiny_agent\n",
             "name: tiny_agent\nmetrics: [accuracy]\n",
             "metrics",
             "episode returns",
-        ),  # fmt: skip
+        ),
         ("name: tiny_agent\n", "name: tiny_agent\nloss: mse\n", "loss", "does not apply"),
         (
             "name: tiny_agent\n",
             "name: tiny_agent\ndata: {source: digits}\n",
             "data",
             "does not apply",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_validation_errors_point_at_the_key(write_spec, old, new, path, words):
@@ -146,7 +147,7 @@ def test_layers_form_has_one_output(write_spec):
             "{units: 3, activation: softmax}",
             "model.nodes[1]",
             "CartPole-v1 has 2 actions",
-        ),  # fmt: skip
+        ),
         ("{units: 2, activation: softmax}", "{units: 2}", "model.nodes[1]", "softmax"),
         ("Dense: 1}", "Dense: 2}", "model.nodes[2]", "one number"),
         ("CartPole-v1", "Pendulum-v1", "env.id", "discrete actions"),
@@ -156,9 +157,10 @@ def test_layers_form_has_one_output(write_spec):
             "max_episode_steps: 40, args: {sides: 3}}",
             "env.args",
             "sides",
-        ),  # fmt: skip
+        ),
     ],
 )
+@pytest.mark.slow
 def test_build_errors_point_at_the_node(write_spec, old, new, path, words):
     found = problems(write_spec, edited(old, new), build=True)
     assert [p.path for p in found] == [path], found
@@ -166,6 +168,7 @@ def test_build_errors_point_at_the_node(write_spec, old, new, path, words):
 
 
 # ---------------------------------------------------------------------------- a tiny training
+@pytest.mark.slow
 def test_run_directory(tiny_run):
     for name in ("spec.yaml", "model.keras", "history.csv", "metrics.json", "run.json",
                  "curves.png", "manifest.json"):  # fmt: skip
@@ -181,12 +184,15 @@ def test_run_directory(tiny_run):
         running += 0.05 * (ret - running)
         assert float(row.split(",")[2]) == pytest.approx(running)
     metrics = json.loads((tiny_run / "metrics.json").read_text())
-    assert metrics["train"]["episodes"] == 6 and "solved_at_episode" not in metrics["train"]
+    assert metrics["train"]["episodes"] == 6
+    assert "solved_at_episode" not in metrics["train"]
     assert metrics["evaluation"]["episodes"] == 3
     info = json.loads((tiny_run / "run.json").read_text())
-    assert info["episodes"] == 6 and info["task"] == "policy"
+    assert info["episodes"] == 6
+    assert info["task"] == "policy"
 
 
+@pytest.mark.slow
 def test_evaluate_plays_the_evaluation_episodes(tiny_run, cli):
     code, out, err = cli("evaluate", tiny_run, "--json")
     assert code == 0, err
@@ -196,9 +202,11 @@ def test_evaluate_plays_the_evaluation_episodes(tiny_run, cli):
     assert 1 <= report["min_return"] <= report["mean_return"] <= report["max_return"] <= 40
     assert report["baseline_random_policy_return"] > 0
     code, out, _ = cli("evaluate", tiny_run)
-    assert code == 0 and "evaluation split · 3 episodes" in out
+    assert code == 0
+    assert "evaluation split · 3 episodes" in out
 
 
+@pytest.mark.slow
 def test_export_is_the_policy(tiny_run, cli, tmp_path):
     """The SavedModel takes observations and gives the trained network's action probabilities."""
     import tensorflow as tf
@@ -210,7 +218,8 @@ def test_export_is_the_policy(tiny_run, cli, tmp_path):
     assert code == 0, err
     spec, model = load_run(RunDir.open(tiny_run))
     seen = observations(spec, model, 32)
-    assert seen.shape == (32, 4) and len(np.unique(seen, axis=0)) > 16
+    assert seen.shape == (32, 4)
+    assert len(np.unique(seen, axis=0)) > 16
     loaded = tf.saved_model.load(str(tmp_path / "policy"))
     serve = loaded.signatures["serving_default"]
     assert list(serve.structured_input_signature[1]) == ["observation"]
@@ -220,22 +229,27 @@ def test_export_is_the_policy(tiny_run, cli, tmp_path):
     np.testing.assert_allclose(exported.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_export_refuses_keras_format(tiny_run, cli, tmp_path):
     code, _, err = cli("export", tiny_run, "--format", "keras", "--out", tmp_path / "p.keras")
-    assert code == 2 and "saved_model" in err
+    assert code == 2
+    assert "saved_model" in err
 
 
+@pytest.mark.slow
 def test_predict_gives_the_likeliest_action(tiny_run, cli, tmp_path):
     np.save(tmp_path / "obs.npy", np.array([[0, 0, 0.1, 0], [0, 0, -0.1, 0]], dtype="float32"))
     code, out, err = cli("predict", tiny_run, "--input", tmp_path / "obs.npy")
     assert code == 0, err
     header, *rows = out.splitlines()
-    assert header == "sample,label,p_0,p_1" and len(rows) == 2
+    assert header == "sample,label,p_0,p_1"
+    assert len(rows) == 2
     for row in rows:
         _, label, p0, p1 = row.split(",")
         assert label == str(int(float(p1) > float(p0)))
 
 
+@pytest.mark.slow
 def test_solved_at_stops_training(write_spec, cli, tmp_path):
     text = edited("  episodes: 6\n", "  episodes: 6\n  smoothing: 1.0\n  solved_at: 2\n")
     run = tmp_path / "run"
@@ -251,6 +265,7 @@ def test_solved_at_stops_training(write_spec, cli, tmp_path):
     [("epoch:2", signal.SIGKILL, -signal.SIGKILL), ("epoch:1", signal.SIGTERM, 143)],
     ids=["kill-after-episode-4", "sigterm-after-episode-2"],
 )
+@pytest.mark.slow
 def test_resume_replays_the_same_episodes(tiny_run, tmp_path, pause, signum, exit_code):
     spec, run = tmp_path / "spec.yaml", tmp_path / "run"
     spec.write_text(TINY)
@@ -270,6 +285,7 @@ def test_resume_replays_the_same_episodes(tiny_run, tmp_path, pause, signum, exi
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
 
 
+@pytest.mark.slow
 def test_plain_progress_prints_every_tenth_episode_and_the_last(capsys):
     from nnctl.modes.actor_critic.trainer import COLUMNS, EpisodeProgress
 
@@ -279,19 +295,23 @@ def test_plain_progress_prints_every_tenth_episode_and_the_last(capsys):
     progress.close()
     lines = capsys.readouterr().err.splitlines()
     assert [line.split()[1] for line in lines] == ["10/25", "20/25", "25/25"]
-    assert "return=25 " in lines[-1] and "running_reward=1 " in lines[-1]
+    assert "return=25 " in lines[-1]
+    assert "running_reward=1 " in lines[-1]
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_changes_nothing(tiny_run, cli, tmp_path):
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     code, _, err = cli("resume", run)
-    assert code == 0 and "already finished" in err, err
+    assert code == 0, err
+    assert "already finished" in err, err
     assert (run / "metrics.json").read_text() == (tiny_run / "metrics.json").read_text()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_spec(tiny_run, cli, tmp_path):
     import shutil
 
@@ -300,7 +320,8 @@ def test_resume_refuses_a_changed_spec(tiny_run, cli, tmp_path):
     spec = run / "spec.yaml"
     spec.write_text(spec.read_text().replace("entropy: 0.01", "entropy: 0.5"))
     code, _, err = cli("resume", run)
-    assert code == 2 and "agent.entropy: 0.01 -> 0.5" in err, err
+    assert code == 2, err
+    assert "agent.entropy: 0.01 -> 0.5" in err, err
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import tensorflow as tf
+import pytest
+
+pytestmark = pytest.mark.slow  # trains
 
 SPEC = """
 name: ae
@@ -34,6 +36,8 @@ def test_autoencoder_beats_the_mean_image_and_exports_its_halves(write_spec, cli
 
     code, out, err = cli("export", run)
     assert code == 0, err
+    import tensorflow as tf
+
     full, encoder, decoder = (tf.saved_model.load(line) for line in out.split())
     x = tf.constant(np.random.default_rng(0).uniform(0, 16, (8, 64)).astype("float32"))
     whole = next(iter(full.signatures["serving_default"](features=x).values()))

@@ -54,14 +54,34 @@ EXPECTED = {
     ),
     "rotated_digits": (
         (64,),
-        ["Rescaling", "Reshape", "RandomRotation", "GaussianNoise", "Conv2D", "Conv2D"]
-        + ["MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"],
+        [
+            "Rescaling",
+            "Reshape",
+            "RandomRotation",
+            "GaussianNoise",
+            "Conv2D",
+            "Conv2D",
+            "MaxPooling2D",
+            "Conv2D",
+            "MaxPooling2D",
+            "Flatten",
+            "Dropout",
+            "Dense",
+        ],
         320 + 9 * 32 * 32 + 32 + 9 * 32 * 64 + 64 + 4 * 64 * 10 + 10,
     ),
     "denoising_autoencoder_fashion_mnist": (
         (28, 28),
-        ["Rescaling", "Reshape", "GaussianNoise", "Conv2D", "Conv2D", "Conv2DTranspose"]
-        + ["Conv2DTranspose", "Conv2D"],
+        [
+            "Rescaling",
+            "Reshape",
+            "GaussianNoise",
+            "Conv2D",
+            "Conv2D",
+            "Conv2DTranspose",
+            "Conv2DTranspose",
+            "Conv2D",
+        ],
         320 + 2312 + 2336 + 9248 + 289,
     ),
     "fashion_mnist_mlp": (
@@ -94,6 +114,7 @@ EXPECTED = {
 TEXT_INPUT = {"bilstm_text"}  # built on texts: the model takes strings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_spec_compiles(name):
     spec, _ = load_spec(ROOT / "specs" / f"{name}.yaml")
@@ -129,13 +150,28 @@ GAN_EXPECTED = {
         {
             # bias-free Dense 64 -> 7*7*128 and 4x4 transposed convolutions; BN: 4 per channel
             "generator": (
-                ["Dense", "BatchNormalization", "LeakyReLU", "Reshape", "Conv2DTranspose"]
-                + ["BatchNormalization", "LeakyReLU", "Conv2DTranspose"],
+                [
+                    "Dense",
+                    "BatchNormalization",
+                    "LeakyReLU",
+                    "Reshape",
+                    "Conv2DTranspose",
+                    "BatchNormalization",
+                    "LeakyReLU",
+                    "Conv2DTranspose",
+                ],
                 64 * 6272 + 4 * 6272 + 16 * 128 * 64 + 4 * 64 + 16 * 64 + 1,
             ),
             "discriminator": (
-                ["Conv2D", "LeakyReLU", "Conv2D", "BatchNormalization", "LeakyReLU", "Flatten"]
-                + ["Dense"],
+                [
+                    "Conv2D",
+                    "LeakyReLU",
+                    "Conv2D",
+                    "BatchNormalization",
+                    "LeakyReLU",
+                    "Flatten",
+                    "Dense",
+                ],
                 (16 + 1) * 32 + 16 * 32 * 64 + 4 * 64 + 3137,
             ),
             "scorer": (["Flatten", "Dense", "Dense", "Dense"], 200960 + 32896 + 1290),
@@ -144,6 +180,7 @@ GAN_EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(GAN_EXPECTED))
 def test_shipped_gan_spec_builds(name):
     from nnctl.modes.gan.build import build_gan, compile_gan
@@ -170,8 +207,16 @@ def _seq2seq_parameters(source: int, target: int, hidden: bool, target_dim: int)
 SEQ2SEQ_EXPECTED = {
     # spec: (layer types after the two inputs, parameters from the vocabulary sizes)
     "seq2seq_addition": (
-        ["Embedding", "Bidirectional", "Embedding", "LSTM", "Attention", "Concatenate"]
-        + ["Dense", "Dense"],
+        [
+            "Embedding",
+            "Bidirectional",
+            "Embedding",
+            "LSTM",
+            "Attention",
+            "Concatenate",
+            "Dense",
+            "Dense",
+        ],
         lambda s, t: _seq2seq_parameters(s, t, hidden=True, target_dim=32),
     ),
     "seq2seq_dates": (
@@ -181,6 +226,7 @@ SEQ2SEQ_EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ_EXPECTED))
 def test_shipped_seq2seq_spec_builds(name):
     from nnctl.modes import placeholder
@@ -202,6 +248,7 @@ ACTOR_CRITIC_EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ACTOR_CRITIC_EXPECTED))
 def test_shipped_actor_critic_spec_builds(name):
     from nnctl.modes import placeholder
@@ -219,6 +266,7 @@ def test_every_shipped_spec_is_covered():
     assert shipped == covered | set(ACTOR_CRITIC_EXPECTED)
 
 
+@pytest.mark.slow
 def test_standardize_uses_training_statistics(write_spec):
     spec, _ = load_spec(
         write_spec("""
@@ -234,6 +282,7 @@ def test_standardize_uses_training_statistics(write_spec):
     np.testing.assert_allclose(np.asarray(standardized).ravel(), [-1.2247, 0, 1.2247], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_shape_error_points_at_the_layer(write_spec):
     from nnctl.errors import SpecError
 
@@ -253,9 +302,11 @@ def test_shape_error_points_at_the_layer(write_spec):
     problem = caught.value.problems[0]
     assert problem.path == "model.layers[1]"
     assert problem.line == 6
-    assert "Conv2D" in problem.message and "(None, 8)" in problem.message
+    assert "Conv2D" in problem.message
+    assert "(None, 8)" in problem.message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("schedule", "epoch_rates"),
     [

@@ -6,24 +6,14 @@ import json
 
 import jsonschema
 import pytest
-from conftest import ROOT, SPECS
+from conftest import DIGITS, ROOT, SPECS
 
 from nnctl.errors import SpecError, UserError
 from nnctl.spec.jsonschema import SCHEMA_PATH, schema_text
 from nnctl.spec.loader import load_yaml
 from nnctl.spec.validate import load_spec
 
-BASE = """
-name: base
-data: {source: digits}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-train: {epochs: 5, batch_size: 16}
-"""
+BASE = DIGITS.replace("name: demo", "name: base") + "train: {epochs: 5, batch_size: 16}\n"
 
 
 @pytest.fixture
@@ -35,7 +25,8 @@ def child(write_spec):
 def test_extends_deep_merges(child):
     spec, _ = load_spec(child)
     assert spec.name == "child"
-    assert spec.train.epochs == 2 and spec.train.batch_size == 16  # merged, not replaced
+    assert spec.train.epochs == 2
+    assert spec.train.batch_size == 16
     assert spec.model.layers[0].args["units"] == 8
 
 
@@ -60,7 +51,8 @@ def test_extends_missing_base_is_located(write_spec):
     child = write_spec("name: c\nextends: nowhere.yaml\n", "c.yaml")
     with pytest.raises(SpecError) as caught:
         load_spec(child)
-    assert caught.value.problems[0].line == 2 and "no such base spec" in str(caught.value)
+    assert caught.value.problems[0].line == 2
+    assert "no such base spec" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +114,8 @@ def test_schema_file_is_current():
 
 def test_schema_command_prints_it(cli):
     code, out, _ = cli("schema")
-    assert code == 0 and json.loads(out)["title"] == "Spec"
+    assert code == 0
+    assert json.loads(out)["title"] == "Spec"
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import struct
 import urllib.error
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from pydantic import TypeAdapter
 
 from nnctl.data import Dataset, load_dataset
+from nnctl.data.series import sunspot_numbers
 from nnctl.data.sources import FASHION_DIR, FASHION_FILES
 from nnctl.errors import UserError
 from nnctl.spec.schema import DataSpec
+from nnctl.spec.validate import load_spec
 
 SPEC = TypeAdapter(DataSpec)
 
@@ -45,12 +49,16 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
 )
 def test_bundled_sources(source, features, classes):
     ds = load({"source": source}, validation=0.1)
-    assert ds.task == "classification" and ds.num_classes == classes == len(ds.class_names)
+    assert ds.task == "classification"
+    assert ds.num_classes == classes == len(ds.class_names)
     for part in splits(ds):
-        assert part.x.dtype == np.float32 and part.x.shape[1:] == (features,)
-        assert part.y.dtype == np.int64 and part.y.shape == (len(part.x),)
+        assert part.x.dtype == np.float32
+        assert part.x.shape[1:] == (features,)
+        assert part.y.dtype == np.int64
+        assert part.y.shape == (len(part.x),)
     if source == "digits":
-        assert ds.train.x.min() == 0 and ds.train.x.max() == 16
+        assert ds.train.x.min() == 0
+        assert ds.train.x.max() == 16
 
 
 @pytest.mark.parametrize(
@@ -63,8 +71,11 @@ def test_bundled_sources(source, features, classes):
 )
 def test_generated_sources(data, task, y_dtype):
     ds = load(data)
-    assert ds.task == task and ds.train.y.dtype == y_dtype and ds.train.y.ndim == 1
-    assert len(ds.train.x) + len(ds.test.x) == 50 and ds.train.x.dtype == np.float32
+    assert ds.task == task
+    assert ds.train.y.dtype == y_dtype
+    assert ds.train.y.ndim == 1
+    assert len(ds.train.x) + len(ds.test.x) == 50
+    assert ds.train.x.dtype == np.float32
     assert (ds.num_classes is None) == (task == "regression")
 
 
@@ -91,13 +102,15 @@ def test_stratified_splits_keep_every_class():
 
 def test_test_split_zero_gives_empty_test():
     ds = load({"source": "digits", "test_split": 0.0})
-    assert ds.test.x.shape == (0, 64) and len(ds.train.x) == 1797
+    assert ds.test.x.shape == (0, 64)
+    assert len(ds.train.x) == 1797
 
 
 def test_one_hot():
     ds = load({"source": "iris", "preprocess": {"one_hot": True}}, validation=0.1)
     for part in splits(ds):
-        assert part.y.shape == (len(part.x), 3) and part.y.dtype == np.float32
+        assert part.y.shape == (len(part.x), 3)
+        assert part.y.dtype == np.float32
         np.testing.assert_array_equal(part.y.sum(axis=1), 1)
 
 
@@ -128,17 +141,21 @@ def test_csv(tmp_path, header, target, features):
     (tmp_path / "t.csv").write_text(text)
     data = {"source": "csv", "path": "t.csv", "target": target, "header": header}
     ds = load(data | ({"features": features} if features else {}), base=tmp_path)
-    assert ds.task == "classification" and ds.class_names == ["3", "7"]
+    assert ds.task == "classification"
+    assert ds.class_names == ["3", "7"]
     x = np.concatenate([ds.train.x, ds.test.x])
     y = np.concatenate([ds.train.y, ds.test.y])
-    assert x.shape == (6, 2) and x.dtype == np.float32 and set(y.tolist()) == {0, 1}
+    assert x.shape == (6, 2)
+    assert x.dtype == np.float32
+    assert set(y.tolist()) == {0, 1}
     assert [1.0, 2.5] in x.tolist()
 
 
 def test_csv_float_target_is_regression(tmp_path):
     (tmp_path / "r.csv").write_text("x;y\n1;0.5\n2;1.5\n3;2.25\n4;3.0\n5;4.5\n")
     ds = load({"source": "csv", "path": str(tmp_path / "r.csv"), "target": "y", "delimiter": ";"})
-    assert ds.task == "regression" and ds.train.y.dtype == np.float32
+    assert ds.task == "regression"
+    assert ds.train.y.dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -177,7 +194,9 @@ def test_npz_with_own_test_set(tmp_path):
     x, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 2
     np.savez(tmp_path / "d.npz", x=x, y=y, xt=x[:5], yt=y[:5])
     ds = load({"source": "npz", "path": "d.npz", "x_test": "xt", "y_test": "yt"}, base=tmp_path)
-    assert len(ds.train.x) == 20 and len(ds.test.x) == 5 and ds.num_classes == 2
+    assert len(ds.train.x) == 20
+    assert len(ds.test.x) == 5
+    assert ds.num_classes == 2
 
 
 def test_npz_missing_key_lists_the_keys(tmp_path):
@@ -196,7 +215,8 @@ def test_npy(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(30, 3)))
     np.save(tmp_path / "y.npy", np.linspace(0, 1, 30))
     ds = load({"source": "npy", "path": "x.npy", "target_path": "y.npy"}, base=tmp_path)
-    assert ds.task == "regression" and ds.train.x.shape == (24, 3)
+    assert ds.task == "regression"
+    assert ds.train.x.shape == (24, 3)
 
 
 # ---------------------------------------------------------------------------------------- idx
@@ -211,7 +231,8 @@ def test_idx(tmp_path, compress):
     write_idx(tmp_path / "tl.idx", labels[:4].astype(">i4"), compress)
     ds = load(data | {"test_images": "ti.idx", "test_labels": "tl.idx"}, base=tmp_path)
     np.testing.assert_array_equal(ds.train.x, images.astype(np.float32))
-    assert ds.train.x.dtype == np.float32 and ds.test.x.shape == (4, 4, 4)
+    assert ds.train.x.dtype == np.float32
+    assert ds.test.x.shape == (4, 4, 4)
     np.testing.assert_array_equal(ds.test.y, labels[:4])
 
 
@@ -244,9 +265,12 @@ def test_validation_source_uses_training_classes(tmp_path):
 )
 def test_fashion_mnist_reads_debian_files():
     ds = load({"source": "fashion_mnist", "max_samples": 200})
-    assert ds.train.x.shape == (200, 28, 28) and ds.test.x.shape == (200, 28, 28)
-    assert ds.train.x.dtype == np.float32 and ds.train.x.max() <= 255
-    assert ds.num_classes == 10 and ds.class_names[9] == "Ankle boot"
+    assert ds.train.x.shape == (200, 28, 28)
+    assert ds.test.x.shape == (200, 28, 28)
+    assert ds.train.x.dtype == np.float32
+    assert ds.train.x.max() <= 255
+    assert ds.num_classes == 10
+    assert ds.class_names[9] == "Ankle boot"
 
 
 def test_fashion_mnist_local_folder(tmp_path):
@@ -254,16 +278,19 @@ def test_fashion_mnist_local_folder(tmp_path):
     for name, shape in zip(FASHION_FILES, shapes, strict=True):
         write_idx(tmp_path / name, np.full(shape, 9, np.uint8), compress=True)
     ds = load({"source": "fashion_mnist", "path": str(tmp_path)})
-    assert ds.train.x.shape == (6, 28, 28) and ds.test.y.tolist() == [9, 9, 9]
+    assert ds.train.x.shape == (6, 28, 28)
+    assert ds.test.y.tolist() == [9, 9, 9]
 
 
 def test_mnist_local_npz(tmp_path):
     x = np.zeros((8, 28, 28), np.uint8)
     np.savez(tmp_path / "mnist.npz", x_train=x, y_train=np.arange(8), x_test=x[:2], y_test=[1, 2])
     ds = load({"source": "mnist", "path": str(tmp_path)})
-    assert ds.train.x.shape == (8, 28, 28) and ds.test.y.dtype == np.int64
+    assert ds.train.x.shape == (8, 28, 28)
+    assert ds.test.y.dtype == np.int64
 
 
+@pytest.mark.slow
 def test_mnist_offline_is_a_user_error(monkeypatch):
     keras = pytest.importorskip("keras")
 
@@ -282,8 +309,10 @@ def test_cifar10_local_batches(tmp_path):
         batch = {b"data": np.full((2, 3072), i, np.uint8), b"labels": [i, 9 - i]}
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     ds = load({"source": "cifar10", "path": str(tmp_path)})
-    assert ds.train.x.shape == (10, 32, 32, 3) and ds.test.x.shape == (2, 32, 32, 3)
-    assert ds.test.y.tolist() == [5, 4] and ds.class_names[0] == "airplane"
+    assert ds.train.x.shape == (10, 32, 32, 3)
+    assert ds.test.x.shape == (2, 32, 32, 3)
+    assert ds.test.y.tolist() == [5, 4]
+    assert ds.class_names[0] == "airplane"
 
 
 def test_cifar10_refuses_other_pickled_objects(tmp_path):
@@ -292,7 +321,7 @@ def test_cifar10_refuses_other_pickled_objects(tmp_path):
             return (print, ("pwned",))
 
     (tmp_path / "data_batch_1").write_bytes(pickle.dumps({b"data": Exploit()}))
-    with pytest.raises(UserError, match="refusing to unpickle builtins.print"):
+    with pytest.raises(UserError, match=r"refusing to unpickle builtins\.print"):
         load({"source": "cifar10", "path": str(tmp_path)})
 
 
@@ -300,7 +329,8 @@ def test_imdb_local_npz(tmp_path):
     seqs = np.array([[5, 6, 7], [8] * 10, [9]], dtype=object)
     np.savez(tmp_path / "imdb.npz", x_train=seqs, y_train=[0, 1, 0], x_test=seqs, y_test=[1, 0, 1])
     ds = load({"source": "imdb", "path": "imdb.npz", "num_words": 11, "maxlen": 4}, base=tmp_path)
-    assert ds.train.x.dtype == np.int32 and ds.train.x.shape == (3, 4)
+    assert ds.train.x.dtype == np.int32
+    assert ds.train.x.shape == (3, 4)
     rows = sorted(ds.test.x.tolist())
     assert rows == [[1, 2, 0, 0], [1, 2, 2, 2], [1, 8, 9, 10]]
 
@@ -320,13 +350,42 @@ def test_missing_file_names_the_path(tmp_path, data):
         load(data, base=tmp_path)
 
 
+# SHA-256 of statsmodels 0.15.0's sunspots SUNACTIVITY (float64), from which nnctl/data/sunspots.csv
+# was written, and of the arrays specs/lstm_sunspots.yaml loaded from it (train, validation, test
+# x and y, float32): the shipped copy gives the same numbers, to the bit.
+STATSMODELS_SUNSPOTS_SHA256 = "66c86ecdcd5950f61f6243f924fdfa10a44596e94816291062fdda266a31c86d"
+LSTM_SUNSPOTS_SPLITS_SHA256 = "8c34f5bd37897a6a0b2203a0c337af2ec5c1ba6d82ce576c70f574259a381a9a"
+
+
+def digest(*arrays: np.ndarray) -> str:
+    sha = hashlib.sha256()
+    for array in arrays:
+        sha.update(array.tobytes())
+    return sha.hexdigest()
+
+
+def test_shipped_sunspots_are_statsmodels_numbers():
+    values = sunspot_numbers()
+    assert values.dtype == np.float64
+    assert values.shape == (309,)  # 1700-2008
+    assert digest(values) == STATSMODELS_SUNSPOTS_SHA256
+
+
+def test_lstm_sunspots_spec_loads_the_same_splits():
+    spec, _ = load_spec(ROOT / "specs" / "lstm_sunspots.yaml")
+    data = load_dataset(spec.data, spec.train.validation, spec.seed, ROOT / "specs")
+    arrays = [array for split in splits(data) for array in (split.x, split.y)]
+    assert digest(*arrays) == LSTM_SUNSPOTS_SPLITS_SHA256
+
+
 def test_sunspots_split_keeps_time_order():
     """The test split is the latest years: no future value leaks into training."""
     from nnctl.data.series import naive_forecast_mse
 
     spec = TypeAdapter(DataSpec).validate_python({"source": "sunspots", "window": 5})
     data = load_dataset(spec, 0.1, seed=1, base_dir=Path("."))
-    assert data.task == "regression" and data.train.x.shape[1:] == (5, 1)
+    assert data.task == "regression"
+    assert data.train.x.shape[1:] == (5, 1)
     # each sample's window ends where the previous sample's target was
     np.testing.assert_array_equal(data.train.x[1:, -1, 0], data.train.y[:-1])
     np.testing.assert_array_equal(data.test.x[0, -1, 0], data.validation.y[-1])

@@ -20,6 +20,8 @@ from test_resume import SPEC as CLASSIFIER  # digits, Dense 16 relu -> Dense 10,
 from nnctl.errors import UserError
 from nnctl.training import checkpoint
 
+pytestmark = pytest.mark.slow  # every test trains (or builds) a model
+
 REGRESSION = """
 name: diverging_regression
 seed: 3
@@ -48,9 +50,11 @@ def _train(cli, write_spec, text: str, run, monkeypatch, nan_at: str):
 def _assert_stopped_keeping(run, err: str, checkpoint_name: str) -> None:
     """The last good checkpoint is the one named, intact and named in the message; no model."""
     newest = checkpoint.committed(run / "checkpoints")[0]
-    assert newest.name == checkpoint_name and checkpoint.damage(newest) is None
+    assert newest.name == checkpoint_name
+    assert checkpoint.damage(newest) is None
     assert f"the last good checkpoint, {newest.path}, is intact" in err
-    assert not (run / "model.keras").exists() and not (run / "manifest.json").exists()
+    assert not (run / "model.keras").exists()
+    assert not (run / "manifest.json").exists()
     arrays, _ = checkpoint.read(newest)
     assert all(np.isfinite(a).all() for a in arrays.values() if a.dtype.kind == "f")
 
@@ -61,7 +65,8 @@ def test_a_nan_batch_or_weight_stops_at_that_batch(tmp_path, write_spec, cli, mo
     run = tmp_path / "run"
     code, _, err = _train(cli, write_spec, CLASSIFIER, run, monkeypatch, nan_at)
     assert code == 2, err
-    assert "training diverged: " in err and "at epoch 2, batch 3" in err
+    assert "training diverged: " in err
+    assert "at epoch 2, batch 3" in err
     assert FIRST_KERNEL.search(err), err
     assert "Lower optimizer.learning_rate" in err
     _assert_stopped_keeping(run, err, "ckpt-e0001-s000000")
@@ -73,10 +78,13 @@ def test_a_non_finite_validation_metric_is_never_the_best_epoch(
 ):
     run = tmp_path / "run"
     code, _, err = _train(cli, write_spec, REGRESSION, run, monkeypatch, "validation:3")
-    assert code == 2 and "val_loss became nan at epoch 3 (validation)" in err, err
+    assert code == 2, err
+    assert "val_loss became nan at epoch 3 (validation)" in err
     _, state = checkpoint.read(checkpoint.committed(run / "checkpoints")[0])
     stopping = state["callbacks"]["early_stopping"]
-    assert state["epoch"] == 2 and stopping["best_epoch"] == 1 and np.isfinite(stopping["best"])
+    assert state["epoch"] == 2
+    assert stopping["best_epoch"] == 1
+    assert np.isfinite(stopping["best"])
 
 
 def test_a_gan_whose_weights_turn_nan_stops(tmp_path, write_spec, cli, monkeypatch):
@@ -84,7 +92,8 @@ def test_a_gan_whose_weights_turn_nan_stops(tmp_path, write_spec, cli, monkeypat
     run = tmp_path / "run"
     code, _, err = _train(cli, write_spec, text, run, monkeypatch, "weights:1:2")
     assert code == 2, err
-    assert "weights became NaN or infinite (" in err and "at epoch 1, batch 2" in err
+    assert "weights became NaN or infinite (" in err
+    assert "at epoch 1, batch 2" in err
     assert "Lower gan.generator_optimizer.learning_rate" in err
     _assert_stopped_keeping(run, err, "ckpt-e0000-s000000")
 
@@ -95,7 +104,8 @@ def test_an_agent_whose_weights_turn_nan_stops_in_that_episode(
     run = tmp_path / "run"
     code, _, err = _train(cli, write_spec, TINY_AGENT, run, monkeypatch, "weights:3")
     assert code == 2, err
-    assert "weights became NaN or infinite (" in err and "in episode 3" in err
+    assert "weights became NaN or infinite (" in err
+    assert "in episode 3" in err
     assert "set agent.normalize_advantages" in err
     _assert_stopped_keeping(run, err, "ckpt-e0002-s000000")
 
@@ -125,7 +135,8 @@ def test_run_json_records_the_cpu_flags_that_pick_kernels(tmp_path, write_spec, 
     assert cli("train", write_spec(text), "--out", tmp_path / "run", "-q")[0] == 0
     environment = json.loads((tmp_path / "run" / "run.json").read_text())["environment"]
     flags = environment["cpu_flags"]
-    assert flags == sorted(flags) and all(" " not in flag for flag in flags)
+    assert flags == sorted(flags)
+    assert all(" " not in flag for flag in flags)
     if environment["machine"] in ("x86_64", "AMD64"):
         assert "sse2" in flags
 
@@ -148,7 +159,8 @@ def test_nan_weights_behind_a_finite_loss_still_stop(tmp_path, write_spec, cli, 
     run = tmp_path / "run"
     code, _, err = cli("train", write_spec(text), "--out", run, "-q")
     assert code == 2, err
-    assert "loss became" not in err and "accuracy became" not in err
+    assert "loss became" not in err
+    assert "accuracy became" not in err
     assert re.search(
         r"weights became NaN or infinite \([a-z_0-9]+/moving_mean\) at epoch 2, batch 3", err
     )

@@ -12,8 +12,16 @@ from conftest import ROOT, train_once
 
 from nnctl.keras_env import import_keras
 
-keras = import_keras()
-from nnctl.layers import bits, dnc  # noqa: E402  (registers nnctl's Keras objects)
+pytestmark = pytest.mark.slow  # every test runs Keras
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _keras():
+    """Import Keras when the first test runs, not when the module is collected."""
+    global keras, bits, dnc
+    keras = import_keras()
+    from nnctl.layers import bits, dnc
+
 
 ATOL = 1e-4
 
@@ -39,7 +47,8 @@ def test_a_stronger_key_sharpens_the_weighting():
     memory = t([[[1, 0], [0, 1], [1, 1]]])
     key = t([[[1, 0]]])
     soft, sharp = (n(dnc.content_weighting(memory, key, t([[s]])))[0, 0] for s in (1.0, 50.0))
-    assert sharp[0] > soft[0] and sharp[0] > 0.99
+    assert sharp[0] > soft[0]
+    assert sharp[0] > 0.99
 
 
 def test_content_weighting_of_empty_memory_is_uniform_and_finite():
@@ -163,8 +172,10 @@ def test_cell_shapes():
     assert output.shape == (3, 8 + 2 * 4)
     assert cell.output_size == 16
     shapes = {k: v.shape for k, v in history[-1].items()}
-    assert shapes["memory"] == (3, 5, 4) and shapes["link"] == (3, 5, 5)
-    assert shapes["read_weights"] == (3, 2, 5) and shapes["read_vectors"] == (3, 2, 4)
+    assert shapes["memory"] == (3, 5, 4)
+    assert shapes["link"] == (3, 5, 5)
+    assert shapes["read_weights"] == (3, 2, 5)
+    assert shapes["read_vectors"] == (3, 2, 4)
 
 
 def test_weightings_are_non_negative_and_sum_to_at_most_one():
@@ -173,9 +184,11 @@ def test_weightings_are_non_negative_and_sum_to_at_most_one():
         for part in ("write_weights", "read_weights", "precedence"):
             assert state[part].min() >= -1e-6, part
             assert state[part].sum(axis=-1).max() <= 1 + 1e-5, part
-        assert state["usage"].min() >= 0 and state["usage"].max() <= 1 + 1e-5
+        assert state["usage"].min() >= 0
+        assert state["usage"].max() <= 1 + 1e-5
         assert np.allclose(np.diagonal(state["link"], axis1=1, axis2=2), 0)
-        assert state["link"].min() >= -1e-6 and state["link"].sum(axis=-1).max() <= 1 + 1e-5
+        assert state["link"].min() >= -1e-6
+        assert state["link"].sum(axis=-1).max() <= 1 + 1e-5
 
 
 def test_dnc_layer_takes_any_sequence_length_and_round_trips(tmp_path):
@@ -183,14 +196,16 @@ def test_dnc_layer_takes_any_sequence_length_and_round_trips(tmp_path):
     hidden = dnc.DNC(8, memory_size=5, word_size=4, read_heads=2, return_sequences=True)(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
     short, long = np.ones((2, 4, 3), "float32"), np.ones((2, 30, 3), "float32")
-    assert model(short).shape == (2, 4, 2) and model(long).shape == (2, 30, 2)
+    assert model(short).shape == (2, 4, 2)
+    assert model(long).shape == (2, 30, 2)
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(n(again(long)), n(model(long)), atol=1e-6)
     layer = model.layers[1]
     config = layer.get_config()
     assert dnc.DNC.from_config(config).get_config() == config
-    assert config["memory_size"] == 5 and config["read_heads"] == 2
+    assert config["memory_size"] == 5
+    assert config["read_heads"] == 2
 
 
 @pytest.mark.parametrize("args", [{"units": 8}, {"units": 16, "word_size": 5, "read_heads": 3}])
@@ -233,7 +248,8 @@ def test_a_memory_too_large_to_hold_is_refused_before_building(write_spec, cli):
     code, _, err = cli("validate", "--build", path)
     assert code == 2, err
     assert "spec.yaml:5:7: error: model.layers[0]: memory_size 10000 gives each sample" in err
-    assert "10000 x 10000 link matrix" in err and "use a smaller memory_size" in err
+    assert "10000 x 10000 link matrix" in err
+    assert "use a smaller memory_size" in err
 
 
 def test_dnc_refuses_a_bad_size():
@@ -261,7 +277,8 @@ def test_copy_task_answers_with_the_input_after_the_delimiter():
     assert x.shape == y.shape == (50, 11, 5)
     for xi, yi in zip(x, y, strict=True):
         length = int(np.argmax(xi[:, 4]))
-        assert xi[:, 4].sum() == 1 and 2 <= length <= 5
+        assert xi[:, 4].sum() == 1
+        assert 2 <= length <= 5
         np.testing.assert_array_equal(yi[length + 1 : 2 * length + 1, :4], xi[:length, :4])
         np.testing.assert_array_equal(yi[:, 4], np.r_[np.zeros(length + 1), np.ones(length),
                                                       np.zeros(10 - 2 * length)])  # fmt: skip
@@ -276,7 +293,8 @@ def test_associative_recall_answers_with_the_item_after_the_query():
         starts = np.flatnonzero(xi[:, 3])
         items = [xi[s + 1 : s + 3, :3] for s in starts]
         query_at = np.flatnonzero(xi[:, 4])
-        assert len(query_at) == 2 and query_at[1] - query_at[0] == 3
+        assert len(query_at) == 2
+        assert query_at[1] - query_at[0] == 3
         query = xi[query_at[0] + 1 : query_at[1], :3]
         answer = yi[yi[:, 3] == 1, :3]
         matches = [k for k, item in enumerate(items[:-1]) if np.array_equal(item, query)]
@@ -371,4 +389,5 @@ def test_copy_task_lengths_must_be_ordered(write_spec, cli):
     loss: mse
     """)
     code, _, err = cli("validate", path)
-    assert code == 2 and "min_length 5 is over max_length 3" in err
+    assert code == 2
+    assert "min_length 5 is over max_length 3" in err

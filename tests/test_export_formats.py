@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import train_once
 
+pytestmark = pytest.mark.slow  # every test exports a trained model
+
 SPEC = """
 name: exportable
 seed: 5
@@ -49,7 +51,8 @@ def test_tflite_export_reproduces_the_model(trained, reference, tmp_path, cli):
 
     code, out, err = cli("export", trained, "--format", "tflite", "--out", tmp_path / "m.tflite")
     assert code == 0, err
-    assert out.strip() == str(tmp_path / "m.tflite") and "tflite: |export - model| <= " in err
+    assert out.strip() == str(tmp_path / "m.tflite")
+    assert "tflite: |export - model| <= " in err
     x, expected = reference
     interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "m.tflite"))
     runner = interpreter.get_signature_runner("serving_default")
@@ -60,7 +63,7 @@ def test_tflite_export_reproduces_the_model(trained, reference, tmp_path, cli):
 def test_onnx_export_reproduces_the_model(trained, reference, tmp_path, cli):
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
-    code, out, err = cli("export", trained, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    code, _out, err = cli("export", trained, "--format", "onnx", "--out", tmp_path / "m.onnx")
     assert code == 0, err
     x, expected = reference
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
@@ -80,12 +83,14 @@ def test_onnx_without_its_packages_says_why(trained, tmp_path, cli, monkeypatch)
 @pytest.mark.parametrize(("fmt", "name"), [("tflite", "m.lite"), ("onnx", "m.bin")])
 def test_export_file_needs_its_suffix(trained, tmp_path, cli, fmt, name):
     code, _, err = cli("export", trained, "--format", fmt, "--out", tmp_path / name)
-    assert code == 2 and f"must end in .{fmt}" in err
+    assert code == 2
+    assert f"must end in .{fmt}" in err
 
 
 def test_default_targets_sit_in_the_run_directory(trained, cli):
     code, out, _ = cli("export", trained, "--format", "tflite")
-    assert code == 0 and out.strip() == str(trained / "export.tflite")
+    assert code == 0
+    assert out.strip() == str(trained / "export.tflite")
 
 
 def test_saved_model_carries_class_names_for_predict(trained, tmp_path, cli):
@@ -109,7 +114,9 @@ def test_failed_check_leaves_nothing_at_the_target(trained, tmp_path, cli, monke
     monkeypatch.setattr(nnctl.export, "predictor", off_by_one)
     target = tmp_path / ("out" if fmt == "saved_model" else "out.tflite")
     code, _, err = cli("export", trained, "--format", fmt, "--out", target)
-    assert code == 1 and "export check failed" in err and "nothing was written" in err
+    assert code == 1
+    assert "export check failed" in err
+    assert "nothing was written" in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -128,6 +135,7 @@ def test_failed_reexport_keeps_the_previous_export(trained, tmp_path, cli, monke
 
     monkeypatch.setitem(nnctl.export.WRITERS, "saved_model", broken)
     code, _, err = cli("export", trained, "--out", target)
-    assert code == 130 and "interrupted" in err
+    assert code == 130
+    assert "interrupted" in err
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["sm"]

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from conftest import finish, interrupted, spawn
 
+pytestmark = pytest.mark.slow  # kills and resumes real training processes
+
 # Dropout (random state), reduce-on-plateau (lr changes at epochs 3 and 4) and early stopping
 # (stops after epoch 5 of 6, restores epoch 3's weights): every kind of state must survive.
 SPEC = """

@@ -57,6 +57,7 @@ def trained(tmp_path_factory):
     return train_once(tmp_path_factory, "gan", SPEC)
 
 
+@pytest.mark.slow
 def test_run_logs_the_adversaries_and_sample_quality_every_epoch(trained):
     header = (trained / "history.csv").read_text().splitlines()[0].split(",")
     assert set(header) == {"epoch"} | FIGURES | {f"val_{name}" for name in FIGURES}
@@ -65,13 +66,16 @@ def test_run_logs_the_adversaries_and_sample_quality_every_epoch(trained):
     assert set(metrics) == {"train", "validation", "test"}
     assert all(set(figures) == FIGURES for figures in metrics.values())
     test = metrics["test"]
-    assert 0 < test["real_score"] < 1 and 0 < test["fake_score"] < 1
+    assert 0 < test["real_score"] < 1
+    assert 0 < test["fake_score"] < 1
     assert 0 < test["class_entropy"] <= math.log(10) + 1e-6
     assert 1 <= test["classifier_score"] <= 10
     info = json.loads((trained / "run.json").read_text())
-    assert info["task"] == "generation" and info["epochs"] == 3
+    assert info["task"] == "generation"
+    assert info["epochs"] == 3
 
 
+@pytest.mark.slow
 def test_each_epoch_saves_a_grid_of_samples_from_the_same_noise(trained):
     import matplotlib.image
 
@@ -83,6 +87,7 @@ def test_each_epoch_saves_a_grid_of_samples_from_the_same_noise(trained):
     assert not np.array_equal(grids[0], grids[2]), "the generator changed between epochs"
 
 
+@pytest.mark.slow
 def test_checkpoints_hold_both_optimizers(trained):
     from nnctl.training import checkpoint
 
@@ -95,6 +100,7 @@ def test_checkpoints_hold_both_optimizers(trained):
     assert counts == [3 * STEPS, 3 * STEPS * 2]  # generator; discriminator (2 steps each)
 
 
+@pytest.mark.slow
 def test_evaluate_sets_quality_against_real_data_and_the_untrained_generator(trained, cli):
     code, out, err = cli("evaluate", trained, "--json")
     assert code == 0, err
@@ -108,9 +114,11 @@ def test_evaluate_sets_quality_against_real_data_and_the_untrained_generator(tra
     )
     code, out, err = cli("evaluate", trained)
     assert code == 0, err
-    assert "baseline: untrained classifier score" in out and "classifier_score" in out
+    assert "baseline: untrained classifier score" in out
+    assert "classifier_score" in out
 
 
+@pytest.mark.slow
 def test_untrained_baseline_is_the_generator_training_started_from(trained):
     from nnctl.data import load_dataset
     from nnctl.keras_env import set_seed
@@ -131,6 +139,7 @@ def test_untrained_baseline_is_the_generator_training_started_from(trained):
         assert np.array_equal(mine, started)
 
 
+@pytest.mark.slow
 def test_export_is_the_generator_noise_in_samples_out(trained, cli, tmp_path):
     import tensorflow as tf
 
@@ -145,7 +154,9 @@ def test_export_is_the_generator_noise_in_samples_out(trained, cli, tmp_path):
     samples = next(iter(serve(noise=tf.constant(noise)).values())).numpy()
     model = import_keras().saving.load_model(trained / "model.keras", safe_mode=True)
     np.testing.assert_allclose(samples, model.generator(noise, training=False), atol=1e-5)
-    assert samples.shape == (5, 64) and samples.min() >= 0 and samples.max() <= 1  # sigmoid
+    assert samples.shape == (5, 64)
+    assert samples.min() >= 0
+    assert samples.max() <= 1
     metadata = json.loads((trained / "export" / "assets.extra" / "nnctl.json").read_text())
     assert metadata["task"] == "generation"
     np.save(tmp_path / "noise.npy", noise)
@@ -155,13 +166,16 @@ def test_export_is_the_generator_noise_in_samples_out(trained, cli, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "samples.npy"), samples, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_model_file_round_trips_in_safe_mode(trained):
     from nnctl.keras_env import import_keras
     from nnctl.layers.gan import Gan
 
     model = import_keras().saving.load_model(trained / "model.keras", safe_mode=True)
     assert isinstance(model, Gan)
-    assert model.discriminator_steps == 2 and model.latent_dim == 8 and model.from_logits
+    assert model.discriminator_steps == 2
+    assert model.latent_dim == 8
+    assert model.from_logits
     assert model.label_smoothing == pytest.approx(0.1)
     assert float(model.generator_optimizer.learning_rate) == pytest.approx(0.002)
     assert model.generator_optimizer.beta_1 == 0.5
@@ -169,6 +183,7 @@ def test_model_file_round_trips_in_safe_mode(trained):
 
 
 # ------------------------------------------------------------------------------------ resume
+@pytest.mark.slow
 def test_killed_gan_resumes_to_the_uninterrupted_result(trained, tmp_path):
     """Killed in epoch 2 after batch 6: resumed from the step-16 checkpoint, the run ends
     bitwise as the uninterrupted one (history, metrics, every weight)."""
@@ -191,6 +206,7 @@ def test_killed_gan_resumes_to_the_uninterrupted_result(trained, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- figures
+@pytest.mark.slow
 def test_sample_quality_figures():
     from nnctl.layers.gan import SampleQuality
 
@@ -211,6 +227,7 @@ def test_sample_quality_figures():
     assert unsure["classifier_score"] == pytest.approx(1, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_grid_draws_samples_in_rows_black_to_white(tmp_path):
     import matplotlib.image
 
@@ -223,7 +240,9 @@ def test_grid_draws_samples_in_rows_black_to_white(tmp_path):
     scale = 512 // 7  # 2 x 2 cells of 2x2 with borders: 7 x 7 pixels
     assert grid.shape == (7 * scale, 7 * scale)
     cell = lambda row, col: grid[(1 + 3 * row) * scale, (1 + 3 * col) * scale]  # noqa: E731
-    assert cell(0, 0) == 0 and cell(0, 1) == 1 and abs(cell(1, 0) - 0.5) < 0.01
+    assert cell(0, 0) == 0
+    assert cell(0, 1) == 1
+    assert abs(cell(1, 0) - 0.5) < 0.01
     assert abs(cell(1, 1) - 0.5) < 0.01  # no fourth sample: the border's grey
 
 
@@ -302,6 +321,7 @@ def _replace(old: str, new: str) -> str:
         "discriminator-steps",
     ],
 )
+@pytest.mark.slow
 def test_gan_mistakes_are_located(write_spec, cli, tmp_path, text, where, message):
     """Found before training starts (the scorer's classes once the data is loaded)."""
     spec = write_spec(text)
@@ -311,11 +331,13 @@ def test_gan_mistakes_are_located(write_spec, cli, tmp_path, text, where, messag
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_validate_build_finds_a_scorer_of_the_wrong_class_count(write_spec, cli):
     """digits has 10 classes, known without loading it: --build checks the scorer's width."""
     text = _replace("{units: 10, activation: softmax}", "{units: 9, activation: softmax}")
     code, _, err = cli("validate", "--build", write_spec(text))
-    assert code == 2 and "the scorer outputs 9 values, but the data has 10 classes" in err, err
+    assert code == 2, err
+    assert "the scorer outputs 9 values, but the data has 10 classes" in err, err
 
 
 @pytest.mark.parametrize(
@@ -346,15 +368,19 @@ def test_a_gan_network_takes_no_input_shape(write_spec, cli):
     assert "gan.generator.input_shape: unknown key 'input_shape'; a GAN gives its networks" in err
 
 
+@pytest.mark.slow
 def test_a_diverging_gan_says_which_optimizers_to_tame(write_spec, cli, tmp_path, monkeypatch):
     """The advice names the GAN's own optimizers (a GAN has no top-level optimizer)."""
     monkeypatch.setenv("NNCTL_TEST_NAN_AT", "train:1:2")
     text = _replace("    epochs: 20\n", "    epochs: 1\n")
     code, _, err = cli("train", write_spec(text), "--out", tmp_path / "run", "-q")
-    assert code == 2 and "training diverged:" in err and "at epoch 1, batch 2" in err, err
+    assert code == 2, err
+    assert "training diverged:" in err, err
+    assert "at epoch 1, batch 2" in err, err
     assert "Lower gan.generator_optimizer.learning_rate and gan.discriminator_optimizer" in err
 
 
+@pytest.mark.slow
 def test_sigmoid_discriminator_outputs_are_probabilities(write_spec):
     from nnctl.modes import placeholder
     from nnctl.spec.validate import load_spec

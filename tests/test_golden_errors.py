@@ -44,7 +44,13 @@ def _args(path) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
+def _marked(path):
+    """A broken spec checked with --build builds its model (TensorFlow): a slow case."""
+    marks = [pytest.mark.slow] if "--build" in _args(path) else []
+    return pytest.param(path, id=path.stem, marks=marks)
+
+
+@pytest.mark.parametrize("path", [_marked(p) for p in BROKEN])
 def test_broken_spec_errors_are_pinned(path, cli, monkeypatch, request):
     monkeypatch.chdir(ROOT)
     code, out, err = cli("validate", path.relative_to(ROOT), *_args(path))

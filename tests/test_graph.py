@@ -43,8 +43,9 @@ def build(write_spec, text):
     return spec, build_symbolic(spec, (64,), "float32")
 
 
+@pytest.mark.slow
 def test_residual_blocks_expand_and_build(write_spec):
-    spec, model = build(write_spec, RESIDUAL)
+    _spec, model = build(write_spec, RESIDUAL)
     names = [layer.name for layer in model.layers]
     assert names[names.index("stem") :] == [
         "stem", "res_1_c1", "res_1_c2", "res_1_sum", "res_2_c1", "res_2_c2", "res",
@@ -62,7 +63,8 @@ def test_block_parameter_errors_point_at_the_use(write_spec):
     with pytest.raises(SpecError) as caught:
         load_spec(write_spec(text))
     problem = caught.value.problems[0]
-    assert "no parameter 'filterz'" in problem.message and problem.line == 16
+    assert "no parameter 'filterz'" in problem.message
+    assert problem.line == 16
 
 
 def test_expanded_node_errors_point_at_the_block_line(write_spec):
@@ -79,6 +81,50 @@ def test_unknown_block(write_spec):
         load_spec(write_spec(RESIDUAL.replace("block: residual", "block: residul")))
 
 
+# Malformed blocks that once crashed validation (found by tests/test_fuzz.py): each must be a
+# located error and exit 2 (never 0). Case: the blocks, then the spec's line and the error's start.
+MALFORMED_BLOCKS = {
+    "use names a list": (
+        "{b: {nodes: [{name: c, Dense: 4}]}}\n  nodes: [{block: [b], name: x}]",
+        ":6:19: error: model.nodes[0].block: ",
+    ),
+    "node name a list": (
+        "{b: {nodes: [{name: [c], Dense: 4}]}}\n  nodes: [{block: b, name: x}]",
+        ":5:23: error: model.blocks.b.nodes: ",
+    ),
+    "no nodes": (
+        "{b: {nodes: []}}\n  nodes: [{block: b, name: x}]",
+        ":5:23: error: model.blocks.b.nodes: ",
+    ),
+    "node not a mapping": (
+        "{b: {nodes: [Flatten]}}\n  nodes: [{block: b, name: x, repeat: 2}]",
+        ":5:23: error: model.blocks.b.nodes: ",
+    ),
+    "input a list": (
+        "{b: {nodes: [{name: c, inputs: [[a]], Dense: 4}]}}\n  nodes: [{block: b, name: x}]",
+        ":5:43: error: model.nodes[0].inputs[0]: ",
+    ),
+    "with a string": (
+        "{b: {params: {a: 1}, nodes: [{name: c, Dense: 4}]}}\n"
+        "  nodes: [{block: b, name: x, with: a}]",
+        ":6:37: error: model.nodes[0].with: ",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("blocks", "located"), MALFORMED_BLOCKS.values(), ids=list(MALFORMED_BLOCKS)
+)
+def test_malformed_blocks_exit_2_with_a_located_error(write_spec, cli, blocks, located):
+    spec = write_spec(f"name: g\ndata: {{source: digits}}\nloss: mse\nmodel:\n  blocks: {blocks}\n")
+    code, out, err = cli("validate", spec)
+    assert code == 2, err
+    assert f"{spec}{located}" in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+@pytest.mark.slow
 def test_merge_and_shared_layer(write_spec):
     text = (
         HEAD.replace("reshape: [8, 8, 1]", "scale: 1/16")
@@ -104,9 +150,11 @@ def test_unknown_input_is_located(write_spec):
     )
     with pytest.raises(SpecError) as caught:
         load_spec(write_spec(text))  # found by validation, before any TensorFlow
-    assert "no node or input named 'c'" in str(caught.value) and caught.value.problems[0].line == 8
+    assert "no node or input named 'c'" in str(caught.value)
+    assert caught.value.problems[0].line == 8
 
 
+@pytest.mark.slow
 def test_bidirectional_wraps_a_spec_layer(write_spec):
     text = (
         HEAD.replace("reshape: [8, 8, 1]", "reshape: [8, 8]")
@@ -122,6 +170,7 @@ model:
     assert model.layers[-2].output.shape == (None, 8)
 
 
+@pytest.mark.slow
 def test_graph_model_round_trips_through_keras_file(write_spec, tmp_path):
     import keras
 

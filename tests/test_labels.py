@@ -88,14 +88,17 @@ def iris_run(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_training_names_the_classes_it_read(iris_run):
     run, err = iris_run
     assert "data: column 'species' of iris.csv holds words: 3 classes: " in err
     assert "setosa, versicolor, virginica" in err
     info = json.loads((run / "run.json").read_text())
-    assert info["task"] == "classification" and info["class_names"] == SPECIES
+    assert info["task"] == "classification"
+    assert info["class_names"] == SPECIES
 
 
+@pytest.mark.slow
 def test_evaluate_reports_accuracy_and_classes_by_name(iris_run, cli):
     run, _ = iris_run
     code, out, err = cli("evaluate", run, "--json")
@@ -107,9 +110,11 @@ def test_evaluate_reports_accuracy_and_classes_by_name(iris_run, cli):
     assert all(c["samples"] == 10 for c in report["classes"].values())
     code, out, err = cli("evaluate", run)
     assert code == 0, err
-    assert all(name in out for name in SPECIES) and "confusion matrix" in out
+    assert all(name in out for name in SPECIES)
+    assert "confusion matrix" in out
 
 
+@pytest.mark.slow
 def test_predict_and_export_label_samples_with_species(iris_run, tmp_path, cli):
     run, _ = iris_run
     iris = load_iris()
@@ -119,7 +124,8 @@ def test_predict_and_export_label_samples_with_species(iris_run, tmp_path, cli):
     code, _, err = cli("export", run, "--out", tmp_path / "sm")
     assert code == 0, err
     metadata = json.loads((tmp_path / "sm" / METADATA).read_text())
-    assert metadata["class_names"] == SPECIES and metadata["task"] == "classification"
+    assert metadata["class_names"] == SPECIES
+    assert metadata["task"] == "classification"
     for model in (run, tmp_path / "sm"):
         code, out, err = cli("predict", model, "--input", tmp_path / "x.csv")
         assert code == 0, err
@@ -130,6 +136,7 @@ def test_predict_and_export_label_samples_with_species(iris_run, tmp_path, cli):
         assert np.mean([a == b for a, b in zip(labels, truth, strict=True)]) > 0.85
 
 
+@pytest.mark.slow
 def test_text_csv_with_pos_neg_labels_trains(tmp_path, cli):
     with (tmp_path / "reviews.csv").open("w", newline="") as f:
         writer = csv.writer(f)
@@ -144,15 +151,18 @@ def test_text_csv_with_pos_neg_labels_trains(tmp_path, cli):
     assert code == 0, err
     header, *rows = list(csv.reader(io.StringIO(out)))
     assert header == ["sample", "label", "p_neg", "p_pos"]
-    assert len(rows) == 2 and {row[1] for row in rows} <= {"neg", "pos"}
+    assert len(rows) == 2
+    assert {row[1] for row in rows} <= {"neg", "pos"}
 
 
 # ------------------------------------------------------------------------------------ data
 def test_words_are_sorted_classes_and_stratified(tmp_path):
     write_iris(tmp_path / "iris.csv")
     data = load({"source": "csv", "path": "iris.csv", "target": "species"}, tmp_path, 0.2)
-    assert data.task == "classification" and data.class_names == SPECIES
-    assert data.train.y.dtype == np.int64 and data.train.x.dtype == np.float32
+    assert data.task == "classification"
+    assert data.class_names == SPECIES
+    assert data.train.y.dtype == np.int64
+    assert data.train.x.dtype == np.float32
     assert np.bincount(data.test.y).tolist() == [10, 10, 10]
     iris = load_iris()  # its targets: 0 setosa, 1 versicolor, 2 virginica
     table = iris.data.astype(np.float32)
@@ -165,7 +175,8 @@ def test_renamed_classes_change_the_fingerprint(tmp_path):
     write_iris(tmp_path / "b.csv", label=lambda name: name.upper())  # same order, new names
     a = load({"source": "csv", "path": "a.csv", "target": "species"}, tmp_path)
     b = load({"source": "csv", "path": "b.csv", "target": "species"}, tmp_path)
-    assert np.array_equal(a.train.y, b.train.y) and a.fingerprint != b.fingerprint
+    assert np.array_equal(a.train.y, b.train.y)
+    assert a.fingerprint != b.fingerprint
 
 
 def test_numeric_labels_keep_their_classes_and_fingerprint(tmp_path):
@@ -173,7 +184,8 @@ def test_numeric_labels_keep_their_classes_and_fingerprint(tmp_path):
     lines = ["a,b,label"] + [f"{i % 7 * 0.5},{(i * 3) % 11},{i % 3}" for i in range(30)]
     (tmp_path / "num.csv").write_text("\n".join(lines) + "\n")
     data = load({"source": "csv", "path": "num.csv", "target": "label"}, tmp_path, 0.25)
-    assert data.class_names == ["0", "1", "2"] and data.word_labels is None
+    assert data.class_names == ["0", "1", "2"]
+    assert data.word_labels is None
     assert data.train.y[:8].tolist() == [1, 1, 2, 2, 1, 2, 0, 1]
     assert data.fingerprint == "c7aa0ef7ec31af089b79a6f5e6e5edd1b852bef6c6e93c02050f1d62e3606152"
 
@@ -191,7 +203,8 @@ def test_npz_string_labels(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=y, xt=x[:2], yt=np.array(["dog", "bird"]))
     data = load({"source": "npz", "path": "d.npz", "x_test": "xt", "y_test": "yt"}, tmp_path)
     assert data.class_names == ["bird", "cat", "dog"]
-    assert data.train.y.tolist() == [1, 2, 1, 0, 2, 1] and data.test.y.tolist() == [2, 0]
+    assert data.train.y.tolist() == [1, 2, 1, 0, 2, 1]
+    assert data.test.y.tolist() == [2, 0]
 
 
 @pytest.mark.parametrize(
@@ -242,6 +255,7 @@ def test_features_stay_numbers_and_targets_need_values(tmp_path, text, message):
 
 
 # ---------------------------------------------------------------------------------- losses
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("loss", "message"),
     [
@@ -256,8 +270,10 @@ def test_a_loss_that_cannot_take_word_labels_is_located(tmp_path, loss, message)
     write_iris(tmp_path / "iris.csv")
     spec = IRIS.replace("loss: sparse_categorical_crossentropy", f"loss: {loss}")
     code, err = train(tmp_path, spec)
-    assert code == 2 and message in err, err
-    assert "spec.yaml:9:" in err and "Traceback" not in err  # the line of `loss:`
+    assert code == 2, err
+    assert message in err, err
+    assert "spec.yaml:9:" in err
+    assert "Traceback" not in err
 
 
 # ---------------------------------------------------------------------------- class weights
@@ -271,16 +287,18 @@ def weights_for(tmp_path, class_weight) -> dict[int, float] | None:
             "name": "t",
             "data": {"source": "csv", "path": "iris.csv", "target": "species"},
             "train": {"class_weight": class_weight},
-        }  # fmt: skip
+        }
     )
     dataset = load_dataset(spec.data, 0.0, 0, tmp_path)
     return class_weights(spec, dataset)
 
 
+@pytest.mark.slow
 def test_class_weights_by_name_or_index(tmp_path):
     assert weights_for(tmp_path, {"virginica": 3.0, 0: 0.5}) == {2: 3.0, 0: 0.5}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("weights", "message"),
     [
@@ -288,7 +306,7 @@ def test_class_weights_by_name_or_index(tmp_path):
             {"virginca": 2.0},
             "no class 'virginca': the data has 3 classes (0-2: setosa, "
             "versicolor, virginica); did you mean 'virginica'?",
-        ),  # fmt: skip
+        ),
         ({3: 2.0}, "no class index 3: the data has 3 classes"),
     ],
 )
@@ -297,11 +315,14 @@ def test_a_class_weight_for_a_missing_class_is_located(tmp_path, weights, messag
     spec_text = IRIS.replace("train: {", f"train: {{class_weight: {{{key}: 2.0}}, ")
     write_iris(tmp_path / "iris.csv")
     code, err = train(tmp_path, spec_text)
-    assert code == 2 and "Traceback" not in err
+    assert code == 2
+    assert "Traceback" not in err
     path = f"[{key}]" if isinstance(key, int) else f".{key}"
-    assert f": error: train.class_weight{path}: {message}" in err and "spec.yaml:12:" in err, err
+    assert f": error: train.class_weight{path}: {message}" in err, err
+    assert "spec.yaml:12:" in err, err
 
 
+@pytest.mark.slow
 def test_class_weights_need_classes(write_spec, cli, tmp_path):
     text = """
     name: r

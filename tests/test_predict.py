@@ -8,21 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import DIGITS_TRAINING
 
-CLASSIFIER = """
-name: digits
-seed: 11
-data:
-  source: digits
-  preprocess: {scale: 1/16}
-model:
-  layers:
-    - Dense: {units: 16, activation: relu}
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-train: {epochs: 1, batch_size: 128}
-"""
 REGRESSOR = """
 name: line
 seed: 11
@@ -46,7 +33,10 @@ def _train(root, name, text):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
-    return {"classifier": _train(root, "c", CLASSIFIER), "regressor": _train(root, "r", REGRESSOR)}
+    return {
+        "classifier": _train(root, "c", DIGITS_TRAINING),
+        "regressor": _train(root, "r", REGRESSOR),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +56,7 @@ def rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
+@pytest.mark.slow
 def test_npy_in_csv_out_with_labels_and_probabilities(runs, digits, tmp_path, cli):
     np.save(tmp_path / "x.npy", digits)
     code, out, err = cli(
@@ -74,13 +65,15 @@ def test_npy_in_csv_out_with_labels_and_probabilities(runs, digits, tmp_path, cl
     assert code == 0, err
     table = rows(out)
     assert table[0] == ["sample", "label"] + [f"p_{i}" for i in range(10)]
-    assert len(table) == 1 + 70 and "predicted 70 samples" in err
+    assert len(table) == 1 + 70
+    assert "predicted 70 samples" in err
     probabilities = np.array([[float(v) for v in row[2:]] for row in table[1:]])
     reference = expected(runs["classifier"], digits.reshape(70, 64))
     np.testing.assert_allclose(probabilities, reference, atol=1e-6)
     assert [row[1] for row in table[1:]] == [str(i) for i in reference.argmax(-1)]
 
 
+@pytest.mark.slow
 def test_csv_rows_with_or_without_header_are_reshaped(runs, digits, tmp_path, cli):
     flat = digits[:5].reshape(5, 64)
     header = ",".join(f"pixel{i}" for i in range(64))
@@ -91,9 +84,11 @@ def test_csv_rows_with_or_without_header_are_reshaped(runs, digits, tmp_path, cl
         code, out, err = cli("predict", runs["classifier"], "--input", tmp_path / name)
         assert code == 0, err
         outputs.append(rows(out))
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 1 + 5
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 1 + 5
 
 
+@pytest.mark.slow
 def test_image_folder(runs, digits, tmp_path, cli):
     from PIL import Image
 
@@ -102,7 +97,7 @@ def test_image_folder(runs, digits, tmp_path, cli):
     for i in range(3):
         Image.fromarray(digits[i].astype("uint8")).save(folder / f"digit{i}.png")
     (folder / "notes.txt").write_text("not an image")
-    code, out, err = cli(
+    code, _out, err = cli(
         "predict", runs["classifier"], "--input", folder, "--out", tmp_path / "p.json"
     )
     assert code == 0, err
@@ -112,20 +107,24 @@ def test_image_folder(runs, digits, tmp_path, cli):
     assert [r["label"] for r in result] == [str(i) for i in reference.argmax(-1)]
 
 
+@pytest.mark.slow
 def test_regression_outputs_and_npy_out(runs, tmp_path, cli):
     x = np.random.default_rng(1).normal(size=(9, 3)).astype("float32")
     np.save(tmp_path / "x.npy", x)
     code, out, _ = cli("predict", runs["regressor"], "--input", tmp_path / "x.npy")
-    assert code == 0 and rows(out)[0] == ["sample", "prediction"]
+    assert code == 0
+    assert rows(out)[0] == ["sample", "prediction"]
     code, out, _ = cli(
         "predict", runs["regressor"], "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy"
     )
-    assert code == 0 and out.strip() == str(tmp_path / "y.npy")
+    assert code == 0
+    assert out.strip() == str(tmp_path / "y.npy")
     np.testing.assert_allclose(
         np.load(tmp_path / "y.npy"), expected(runs["regressor"], x), atol=1e-6
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["saved_model", "keras", "tflite"])
 def test_exports_predict_like_the_run(runs, digits, tmp_path, cli, fmt):
     suffix = {"saved_model": "", "keras": ".keras", "tflite": ".tflite"}[fmt]
@@ -143,6 +142,7 @@ def test_exports_predict_like_the_run(runs, digits, tmp_path, cli, fmt):
         assert table[0][:3] == ["sample", "label", "p_0"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
@@ -158,10 +158,13 @@ def test_unusable_input_is_explained(runs, tmp_path, cli, content, fragment):
         path = tmp_path / "bad.npy"
         np.save(path, content)
     code, _, err = cli("predict", runs["classifier"], "--input", path)
-    assert code == 2 and fragment in err and "Traceback" not in err
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
 
 
 def test_not_a_model_is_explained(tmp_path, cli):
     np.save(tmp_path / "x.npy", np.zeros((1, 2)))
     code, _, err = cli("predict", tmp_path, "--input", tmp_path / "x.npy")
-    assert code == 2 and "not a run directory, a SavedModel directory" in err
+    assert code == 2
+    assert "not a run directory, a SavedModel directory" in err

@@ -45,6 +45,7 @@ def copy(trained, tmp_path):
     return tmp_path / "run"
 
 
+@pytest.mark.slow
 def test_finished_run_is_sealed_with_checkpoints_and_environment(trained):
     names = [c.name for c in checkpoint.committed(trained / "checkpoints")]
     assert names == ["ckpt-e0004-s000000", "ckpt-e0003-s000000", "ckpt-e0002-s000000"]  # keep 3
@@ -54,23 +55,28 @@ def test_finished_run_is_sealed_with_checkpoints_and_environment(trained):
     info = json.loads((trained / "run.json").read_text())
     assert {"cpu", "cpu_count", "machine", "numpy", "devices"} <= set(info["environment"])
     assert {"cpu_flags", "onednn"} <= set(info["environment"])
-    assert info["task"] == "classification" and info["class_names"][:2] == ["0", "1"]
+    assert info["task"] == "classification"
+    assert info["class_names"][:2] == ["0", "1"]
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_changes_nothing(copy, cli):
     before = (copy / "model.keras").read_bytes()
     code, out, err = cli("resume", copy)
-    assert code == 0 and out.strip() == str(copy), err
+    assert code == 0, err
+    assert out.strip() == str(copy), err
     assert "already finished" in err
     assert (copy / "model.keras").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_changed_spec_is_refused_with_the_changes_then_forced(copy, cli):
     spec = copy.parent / "spec.yaml"
     spec.write_text(SPEC.replace("epochs: 4", "epochs: 5"))
     code, _, err = cli("train", spec, "--out", copy, "--resume")
     assert code == 2
-    assert "train.epochs: 4 -> 5" in err and "--force" in err
+    assert "train.epochs: 4 -> 5" in err
+    assert "--force" in err
     code, _, err = cli("train", spec, "--out", copy, "--resume", "--force", "-q")
     assert code == 0, err
     assert len((copy / "history.csv").read_text().splitlines()) == 1 + 5
@@ -79,6 +85,7 @@ def test_changed_spec_is_refused_with_the_changes_then_forced(copy, cli):
     assert resumed[-1]["forced_changes"] == ["train.epochs: 4 -> 5"]
 
 
+@pytest.mark.slow
 def test_edited_run_spec_is_refused(copy, cli):
     text = (copy / "spec.yaml").read_text().replace("units: 16", "units: 17")
     (copy / "spec.yaml").write_text(text)
@@ -87,6 +94,7 @@ def test_edited_run_spec_is_refused(copy, cli):
     assert "model.layers[0].Dense.units: 16 -> 17" in err
 
 
+@pytest.mark.slow
 def test_changed_data_is_refused(tmp_path, write_spec, cli):
     rng = np.random.default_rng(0)
     data = np.column_stack([rng.normal(size=(120, 3)), rng.integers(0, 2, 120)])
@@ -98,27 +106,36 @@ def test_changed_data_is_refused(tmp_path, write_spec, cli):
     data[0, 0] += 1
     np.savetxt(tmp_path / "d.csv", data, delimiter=",", header="a,b,c,y", comments="")
     code, _, err = cli("train", spec, "--out", tmp_path / "run", "--resume")
-    assert code == 2 and "data fingerprint" in err and "the data changed" in err
+    assert code == 2
+    assert "data fingerprint" in err
+    assert "the data changed" in err
 
 
+@pytest.mark.slow
 def test_resume_without_a_checkpoint_is_refused(tmp_path, write_spec, cli):
     code, _, err = cli("train", write_spec(SPEC), "--out", tmp_path / "nothing", "--resume")
-    assert code == 2 and "no such run directory" in err
+    assert code == 2
+    assert "no such run directory" in err
     (tmp_path / "empty").mkdir()
     code, _, err = cli("train", write_spec(SPEC), "--out", tmp_path / "empty", "--resume")
-    assert code == 2 and "no checkpoint to resume from" in err
+    assert code == 2
+    assert "no checkpoint to resume from" in err
 
 
+@pytest.mark.slow
 def test_no_intact_checkpoint_is_refused_never_a_fresh_start(copy, cli):
     (copy / "manifest.json").unlink()
     for ckpt in checkpoint.committed(copy / "checkpoints"):
         (ckpt.path / "state.json").write_text("{}")
     history = (copy / "history.csv").read_text()
     code, _, err = cli("resume", copy)
-    assert code == 2 and "no intact checkpoint" in err and "state.json" in err
+    assert code == 2
+    assert "no intact checkpoint" in err
+    assert "state.json" in err
     assert (copy / "history.csv").read_text() == history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["evaluate", "export", "predict"])
 def test_tampered_run_is_refused(copy, cli, command):
     extra = ["--input", copy / "x.npy"] if command == "predict" else []
@@ -126,13 +143,13 @@ def test_tampered_run_is_refused(copy, cli, command):
     model = copy / "model.keras"
     model.write_bytes(model.read_bytes()[:-10] + b"0123456789")
     code, _, err = cli(command, copy, *extra)
-    assert code == 2 and "model.keras: damaged or modified since training" in err
+    assert code == 2
+    assert "model.keras: damaged or modified since training" in err
     (copy / "manifest.json").unlink()
     code, _, err = cli(command, copy, *extra)
+    assert code == 2
     assert (
-        code == 2
-        and f"training did not finish (no manifest.json); continue it with: nnctl resume {copy}"
-        in err
+        f"training did not finish (no manifest.json); continue it with: nnctl resume {copy}" in err
     )
 
 
@@ -155,9 +172,11 @@ def test_gradient_clipping_is_validated(tmp_path, write_spec, cli, optimizer, me
         SPEC.replace("metrics: [accuracy]", f"metrics: [accuracy]\noptimizer: {optimizer}")
     )
     code, _, err = cli("train", spec, "--out", tmp_path / "run")
-    assert code == 2 and message in err
+    assert code == 2
+    assert message in err
 
 
+@pytest.mark.slow
 def test_gradient_clipping_reaches_the_optimizer(tmp_path, write_spec, cli):
     from nnctl.keras_env import import_keras
 
@@ -169,14 +188,17 @@ def test_gradient_clipping_reaches_the_optimizer(tmp_path, write_spec, cli):
     assert model.optimizer.global_clipnorm == 0.5
 
 
+@pytest.mark.slow
 def test_a_second_training_process_on_the_run_is_refused(copy, cli):
     from nnctl.rundir import RunDir
 
     with RunDir(copy).lock():
         code, _, err = cli("train", copy.parent / "spec.yaml", "--out", copy, "--resume", "--force")
-    assert code == 2 and "another nnctl process is training here" in err
+    assert code == 2
+    assert "another nnctl process is training here" in err
 
 
+@pytest.mark.slow
 def test_force_starts_over_without_old_checkpoints(copy, cli):
     (copy / "mine.txt").write_text("kept")
     code, _, err = cli("train", copy.parent / "spec.yaml", "--out", copy, "--force", "-q")
@@ -185,6 +207,7 @@ def test_force_starts_over_without_old_checkpoints(copy, cli):
     assert len(checkpoint.committed(copy / "checkpoints")) == 3
 
 
+@pytest.mark.slow
 def test_checkpoint_every_steps_and_keep_last(tmp_path, write_spec, cli):
     text = SPEC.replace(
         "batch_size: 128}", "batch_size: 128, checkpoint: {every_steps: 4, keep_last: 10}}"
@@ -204,9 +227,11 @@ def _write(directory, epoch, step=0):
 
 def test_checkpoint_round_trip_and_damage_detection(tmp_path):
     ckpt = _write(tmp_path, 2, 5)
-    assert ckpt.name == "ckpt-e0002-s000005" and checkpoint.damage(ckpt) is None
+    assert ckpt.name == "ckpt-e0002-s000005"
+    assert checkpoint.damage(ckpt) is None
     arrays, state = checkpoint.read(ckpt)
-    assert np.array_equal(arrays["w"], np.arange(3.0)) and state == {"epoch": 2}
+    assert np.array_equal(arrays["w"], np.arange(3.0))
+    assert state == {"epoch": 2}
     data = ckpt.path / "arrays.npz"
     data.write_bytes(data.read_bytes()[:-1])
     assert (
@@ -224,7 +249,8 @@ def test_latest_sets_damaged_checkpoints_aside_and_warns(tmp_path, capsys):
     assert checkpoint.latest(tmp_path).name == "ckpt-e0001-s000000"
     err = capsys.readouterr().err
     assert f"warning: checkpoint ckpt-e0002-s000000 is damaged: {bad.path}/state.json" in err
-    assert not bad.path.exists() and (tmp_path / "ckpt-e0002-s000000.damaged").is_dir()
+    assert not bad.path.exists()
+    assert (tmp_path / "ckpt-e0002-s000000.damaged").is_dir()
 
 
 def test_retention_keeps_the_newest_and_the_pinned(tmp_path):
@@ -248,6 +274,7 @@ def test_failed_checkpoint_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_keys_a_newer_nnctl_adds_with_defaults_are_not_changes(trained):
     from nnctl.training.run import _as_today, spec_changes
 

@@ -14,7 +14,8 @@ from rich.console import Console
 from text_data import write_csv
 
 from nnctl.model_safety import check_saved_model
-from nnctl.training.progress import RichProgress
+
+pytestmark = pytest.mark.slow  # trains every spec; RichProgress imports Keras
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 DOWNLOADS = {"mnist", "cifar10", "imdb"}
@@ -78,6 +79,8 @@ def test_shipped_spec_runs(spec, tmp_path, cli):
 def test_rich_progress_draws_each_epoch():
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, width=120)
+    from nnctl.training.progress import RichProgress
+
     progress = RichProgress(epochs=2, steps=5, console=console)
     progress.on_train_begin()
     for epoch in range(2):
@@ -87,4 +90,6 @@ def test_rich_progress_draws_each_epoch():
         progress.on_epoch_end(epoch, {"loss": 0.25, "val_loss": 0.5})
     progress.on_train_end()
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
-    assert "epoch 1/2" in text and "epoch 2/2" in text and "val_loss=0.5" in text
+    assert "epoch 1/2" in text
+    assert "epoch 2/2" in text
+    assert "val_loss=0.5" in text

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SPECS
+from conftest import DIGITS, SPECS
 
 from nnctl.errors import SpecError, UserError
 from nnctl.spec.loader import MAX_NODES, load_yaml
 from nnctl.spec.validate import load_spec, validate
-
-VALID = """
-name: demo
-data: {source: digits}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-"""
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -27,16 +16,16 @@ def test_shipped_spec_validates(path):
     assert spec.name == path.stem
 
 
-def test_defaults_are_filled_in(write_spec):
-    spec, _ = load_spec(write_spec(VALID))
+def test_defaults_are_filled_in(digits_spec):
+    spec, _ = load_spec(digits_spec)
     resolved = spec.resolved()
     assert resolved["train"]["epochs"] == 10
     assert resolved["optimizer"] == {"name": "adam", "learning_rate": 0.001}
     assert resolved["model"]["layers"][0] == {"Dense": {"units": 8, "activation": "relu"}}
 
 
-def test_resolved_spec_validates_to_itself(write_spec):
-    spec, source = load_spec(write_spec(VALID))
+def test_resolved_spec_validates_to_itself(digits_spec):
+    spec, source = load_spec(digits_spec)
     again = validate(spec.resolved(), source)
     assert again.resolved() == spec.resolved()
 
@@ -53,7 +42,7 @@ def test_resolved_spec_validates_to_itself(write_spec):
     ],
 )
 def test_layer_short_forms(write_spec, entry, expected):
-    text = VALID.replace("    - Dense: {units: 8, activation: relu}", f"    - {entry}")
+    text = DIGITS.replace("    - Dense: {units: 8, activation: relu}", f"    - {entry}")
     spec, _ = load_spec(write_spec(text))
     assert spec.resolved()["model"]["layers"][0] == expected
 
@@ -176,8 +165,8 @@ BROKEN = [
 
 @pytest.mark.parametrize(("old", "new", "path", "fragment", "line"), BROKEN)
 def test_broken_spec_error(write_spec, old, new, path, fragment, line):
-    assert old in VALID
-    file = write_spec(VALID.replace(old, new))
+    assert old in DIGITS
+    file = write_spec(DIGITS.replace(old, new))
     if not fragment:
         load_spec(file)
         return
@@ -192,7 +181,7 @@ def test_broken_spec_error(write_spec, old, new, path, fragment, line):
 
 def test_error_shows_source_line_and_caret(write_spec):
     with pytest.raises(SpecError) as caught:
-        load_spec(write_spec(VALID.replace("units: 8", "units: -5")))
+        load_spec(write_spec(DIGITS.replace("units: 8", "units: -5")))
     lines = str(caught.value).splitlines()
     assert lines[0].endswith("model.layers[0].Dense.units: expected a positive integer, got -5")
     assert lines[1].strip() == "- Dense: {units: -5, activation: relu}"
@@ -200,7 +189,7 @@ def test_error_shows_source_line_and_caret(write_spec):
 
 
 def test_several_mistakes_reported_together(write_spec):
-    text = VALID.replace("name: demo", "name: demo\nseed: -1").replace("digits", "digitz")
+    text = DIGITS.replace("name: demo", "name: demo\nseed: -1").replace("digits", "digitz")
     text += "train: {epochs: 0, batch_size: 0}\n"
     with pytest.raises(SpecError) as caught:
         load_spec(write_spec(text))
@@ -210,7 +199,7 @@ def test_several_mistakes_reported_together(write_spec):
 
 def test_no_suggestion_when_nothing_is_close(write_spec):
     with pytest.raises(SpecError) as caught:
-        load_spec(write_spec(VALID.replace("- Dense: {units: 8, activation: relu}", "- Qwerty")))
+        load_spec(write_spec(DIGITS.replace("- Dense: {units: 8, activation: relu}", "- Qwerty")))
     assert "did you mean" not in str(caught.value)
 
 

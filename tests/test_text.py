@@ -80,6 +80,7 @@ def splits(run):
 
 
 # ----------------------------------------------------------------------------------- adapting
+@pytest.mark.slow
 def test_vocabulary_comes_from_the_training_split_only(trained):
     vocabulary = vocabulary_of(keras_model(trained))
     data = splits(trained)
@@ -91,6 +92,7 @@ def test_vocabulary_comes_from_the_training_split_only(trained):
     assert not (held_out - seen) & set(vocabulary)  # ... and are unknown to the model
 
 
+@pytest.mark.slow
 def test_normalization_layer_is_adapted_on_the_training_split(write_spec, tmp_path):
     from nnctl.build import build_model
 
@@ -117,6 +119,7 @@ def test_normalization_layer_is_adapted_on_the_training_split(write_spec, tmp_pa
     np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_layers_given_their_state_are_not_adapted(write_spec, tmp_path):
     from nnctl.build import build_model
 
@@ -139,6 +142,7 @@ def test_layers_given_their_state_are_not_adapted(write_spec, tmp_path):
     assert model.layers[1].get_vocabulary() == ["", "[UNK]", "good", "bad"]
 
 
+@pytest.mark.slow
 def test_checkpoints_restore_what_adapting_learned(write_spec, tmp_path):
     """A model adapted on other data ends with the checkpoint's vocabulary and statistics."""
     from nnctl.build import build_model, compile_model
@@ -178,6 +182,7 @@ def test_checkpoints_restore_what_adapting_learned(write_spec, tmp_path):
 
 
 # ----------------------------------------------------------------------- the model, as written
+@pytest.mark.slow
 def test_keras_file_round_trips_in_safe_mode(trained):
     model = keras_model(trained)
     again = keras_model(trained)
@@ -189,6 +194,7 @@ def test_keras_file_round_trips_in_safe_mode(trained):
     )
 
 
+@pytest.mark.slow
 def test_export_takes_raw_strings(trained, tmp_path, cli):
     import tensorflow as tf
 
@@ -209,14 +215,17 @@ def test_export_takes_raw_strings(trained, tmp_path, cli):
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
 def test_converted_formats_refuse_text_models_clearly(trained, tmp_path, cli, fmt):
     code, _, err = cli("export", trained, "--format", fmt, "--out", tmp_path / f"m.{fmt}")
     assert code == 2
-    assert "takes text" in err and "saved_model or keras" in err
+    assert "takes text" in err
+    assert "saved_model or keras" in err
     assert not (tmp_path / f"m.{fmt}").exists()
 
 
+@pytest.mark.slow
 def test_predict_reads_texts_from_csv_and_txt(trained, tmp_path, cli):
     texts = ["the film was not good.", 'the cast was "great", but the ending felt slow.']
     (tmp_path / "new.csv").write_text('review\nthe film was not good.\n"the cast was ""great"", '
@@ -228,12 +237,14 @@ def test_predict_reads_texts_from_csv_and_txt(trained, tmp_path, cli):
         code, _, err = cli("predict", trained, "--input", tmp_path / source, "--out", out)
         assert code == 0, err
         outputs.append(json.loads(out.read_text()))
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 2
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 2
     expected = keras_model(trained).predict(model_input(np.array([[t] for t in texts])), verbose=0)
     assert [row["p_1"] for row in outputs[0]] == pytest.approx(expected[:, 0].tolist(), abs=1e-6)
     assert {row["label"] for row in outputs[0]} <= {"0", "1"}
 
 
+@pytest.mark.slow
 def test_predict_names_a_csv_row_with_other_columns(trained, tmp_path, cli):
     (tmp_path / "new.csv").write_text("review,label\ngood film,1\n")
     code, _, err = cli("predict", trained, "--input", tmp_path / "new.csv")
@@ -241,14 +252,17 @@ def test_predict_names_a_csv_row_with_other_columns(trained, tmp_path, cli):
     assert "data row 1 has 2 fields, but the model takes 1 text per sample" in err
 
 
+@pytest.mark.slow
 def test_evaluate_reports_classification_on_texts(trained, cli):
     code, out, err = cli("evaluate", trained, "--json")
     assert code == 0, err
     report = json.loads(out)
-    assert 0 <= report["accuracy"] <= 1 and report["loss"] > 0
+    assert 0 <= report["accuracy"] <= 1
+    assert report["loss"] > 0
 
 
 # -------------------------------------------------------------------------------------- resume
+@pytest.mark.slow
 def test_resume_from_an_early_checkpoint_ends_as_the_uninterrupted_run(trained, tmp_path, cli):
     run = tmp_path / "run"
     shutil.copytree(trained, run)
@@ -256,13 +270,15 @@ def test_resume_from_an_early_checkpoint_ends_as_the_uninterrupted_run(trained, 
         shutil.rmtree(run / "checkpoints" / later)
     code, _, err = cli("resume", run)
     assert code == 0, err
-    assert "resuming" in err and "after epoch 1 of 3" in err
+    assert "resuming" in err
+    assert "after epoch 1 of 3" in err
     for name in ("history.csv", "metrics.json"):
         assert (run / name).read_text() == (trained / name).read_text()
     for mine, theirs in zip(keras_model(run).weights, keras_model(trained).weights, strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
+@pytest.mark.slow
 def test_forced_resume_on_changed_texts_keeps_the_trained_vocabulary(trained, tmp_path, cli):
     """The embeddings were trained on the checkpoint's token ids: a vocabulary adapted on the
     changed data would scramble them."""
@@ -276,7 +292,8 @@ def test_forced_resume_on_changed_texts_keeps_the_trained_vocabulary(trained, tm
     forced = json.loads((run / "run.json").read_text())["resumed"][-1]["forced_changes"]
     assert any("data fingerprint" in change for change in forced)
     before, after = vocabulary_of(keras_model(trained)), vocabulary_of(keras_model(run))
-    assert after == before and "new0" not in after
+    assert after == before
+    assert "new0" not in after
 
 
 # ---------------------------------------------------------------------------------- text data
@@ -290,8 +307,10 @@ def test_text_csv_keeps_strings_and_a_stable_fingerprint(tmp_path):
     )
     first = load_dataset(spec.data, 0.25, 0, tmp_path)
     again = load_dataset(spec.data, 0.25, 0, tmp_path)
-    assert first.train.x.dtype == object and first.train.x.shape[1:] == (1,)
-    assert isinstance(first.train.x[0, 0], str) and first.task == "classification"
+    assert first.train.x.dtype == object
+    assert first.train.x.shape[1:] == (1,)
+    assert isinstance(first.train.x[0, 0], str)
+    assert first.task == "classification"
     assert first.fingerprint == again.fingerprint  # not the strings' addresses
     rows = (tmp_path / "reviews.csv").read_text().splitlines()
     rows[5] = rows[5].replace("the ", "a ", 1)
@@ -304,7 +323,8 @@ def test_npz_of_strings_is_text(tmp_path):
     np.savez(tmp_path / "t.npz", x=x, y=np.array([1, 0, 1, 0]))
     spec = Spec.model_validate({"name": "t", "data": {"source": "npz", "path": "t.npz"}})
     data = load_dataset(spec.data, 0.0, 0, tmp_path)
-    assert data.train.x.dtype == object and data.train.x.shape[1:] == (1,)
+    assert data.train.x.dtype == object
+    assert data.train.x.shape[1:] == (1,)
 
 
 def make_acl_imdb(root):
@@ -338,9 +358,11 @@ def test_imdb_text_from_acl_imdb(tmp_path, form):
         "train pos review 2<br />ok",
         "train pos review 10<br />ok",
     ]
-    assert data.train.y.tolist() == [0, 0, 1, 1] and len(data.test.x) == 4
+    assert data.train.y.tolist() == [0, 0, 1, 1]
+    assert len(data.test.x) == 4
 
 
+@pytest.mark.slow
 def test_imdb_text_offline_says_how_to_get_it(monkeypatch):
     from nnctl.data.sources import load_raw
 
@@ -392,7 +414,8 @@ def test_text_mistakes_are_located_without_tensorflow(body, message, write_spec,
     write_csv(tmp_path / "reviews.csv", 20)
     code, _, err = cli("validate", write_spec(f"name: bad\n{body}\nloss: mse\n"))
     assert code == 2
-    assert message in err and "spec.yaml:" in err
+    assert message in err
+    assert "spec.yaml:" in err
 
 
 BUILD_ERRORS = [
@@ -409,6 +432,7 @@ BUILD_ERRORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("data", "layer", "message"), BUILD_ERRORS)
 def test_text_flow_mistakes_are_located_when_built(data, layer, message, write_spec, tmp_path, cli):
     write_csv(tmp_path / "reviews.csv", 20)
@@ -422,7 +446,8 @@ def test_text_flow_mistakes_are_located_when_built(data, layer, message, write_s
     loss: mse
     """)
     code, _, err = cli("validate", spec, "--build")
-    assert code == 2 and message in err, err
+    assert code == 2, err
+    assert message in err, err
 
 
 def test_text_csv_takes_word_labels(tmp_path):  # more in test_labels.py
@@ -430,7 +455,8 @@ def test_text_csv_takes_word_labels(tmp_path):  # more in test_labels.py
     data = {"source": "csv", "path": "r.csv", "target": "label", "text": True, "test_split": 0}
     spec = Spec.model_validate({"name": "t", "data": data})
     data = load_dataset(spec.data, 0.0, 0, tmp_path)
-    assert data.class_names == ["neg", "pos"] and data.train.y.tolist() == [1, 0]
+    assert data.class_names == ["neg", "pos"]
+    assert data.train.y.tolist() == [1, 0]
 
 
 def test_read_samples_one_text_per_line(tmp_path):

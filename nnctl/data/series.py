@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nnctl.data.splits import Raw
 from nnctl.data.task import Task
+
+SUNSPOTS = Path(__file__).with_name("sunspots.csv")  # its source and licence are in its header
 
 
 def windows(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -16,12 +20,15 @@ def windows(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     return x, values[window:].copy()
 
 
-def sunspots(window: int) -> Raw:
-    """statsmodels' yearly sunspot numbers (1700-2008, offline), in time order."""
-    from statsmodels.datasets import sunspots as dataset
+def sunspot_numbers() -> np.ndarray:
+    """statsmodels' yearly sunspot numbers, 1700-2008 in time order (309 float64 values)."""
+    lines = [line for line in SUNSPOTS.read_text().splitlines() if not line.startswith("#")]
+    return np.array([float(line.split(",")[1]) for line in lines[1:]])  # after YEAR,SUNACTIVITY
 
-    values = dataset.load_pandas().data["SUNACTIVITY"].to_numpy()
-    x, y = windows(values, window)
+
+def sunspots(window: int) -> Raw:
+    """The yearly sunspot series as windows of ``window`` past years and the next year's number."""
+    x, y = windows(sunspot_numbers(), window)
     return Raw(x, y, task=Task.REGRESSION, ordered=True)
 
 

@@ -16,7 +16,9 @@ def origin(path: PathKey, raw: dict[str, Any], source: SourceMap) -> str:
     for depth, part in enumerate(path):
         if isinstance(node, dict) and part not in node and _is_layer_entry(path[:depth]):
             part = next(iter(node))  # the user wrote another spelling of the layer name
-        if isinstance(node, dict) and part in node or isinstance(node, list) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and part < len(node)
+        ):
             node = node[part]
             raw_path.append(part)
         elif isinstance(node, dict | list):
@@ -57,10 +59,8 @@ def _emit(node: Any, path: PathKey, indent: int, lines: list[str], where) -> Non
             lines[start] = f"{pad}- {lines[start].lstrip()}"  # "- Dense:" on one line
             continue
         head = f"{pad}{key}:" if isinstance(node, dict) else f"{pad}-"
-        nested = (
-            isinstance(value, dict)
-            and value
-            or (isinstance(value, list) and any(isinstance(v, dict | list) for v in value))
+        nested = (isinstance(value, dict) and value) or (
+            isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
         )
         if nested:
             lines.append(head)

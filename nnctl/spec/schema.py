@@ -67,7 +67,7 @@ class Preprocess(Section):
                     {"type": "null"},
                 ]
             }
-        ),  # fmt: skip
+        ),
     ] = Field(None, description="multiply features by this (e.g. 1/255)")
     standardize: bool = Field(
         False, description="subtract the mean, divide by the std (training-split statistics)"

@@ -20,7 +20,7 @@ from nnctl.rundir import SAMPLES, atomic_path
 from nnctl.spec.schema import Spec
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 keras = import_keras()
 
