@@ -184,9 +184,8 @@ def placeholder_data(spec: Spec, base_dir: Path | None) -> Placeholder | None:
     """The spec's data as a placeholder: from the source when it is known without reading
     data; otherwise the data files are read, unless ``base_dir`` is None (then: None)."""
     from nnctl.data import load_spec_data, rows
-    from nnctl.data.shapes import known_classes, sample_shape
 
-    known, classes = sample_shape(spec.data), known_classes(spec.data)
+    known, classes = spec.data.sample_shape(), spec.data.known_classes()
     if known is not None:
         return Placeholder(*known, classes, None)
     if base_dir is None:

@@ -19,13 +19,9 @@ import numpy as np
 from nnctl.data.splits import Raw
 from nnctl.data.task import Task
 from nnctl.errors import UserError
+from nnctl.spec.schema import copy_length, recall_length
 
 MAX_VALUES = 2**28  # numbers in one array (1 GiB of float32): a spec must not exhaust memory
-
-
-def copy_length(max_length: int) -> int:
-    """Steps of a copy-task sample: the sequence, the delimiter, the answer."""
-    return 2 * max_length + 1
 
 
 def copy_task(
@@ -43,11 +39,6 @@ def copy_task(
         y[i, length + 1 : 2 * length + 1, :bits] = patterns[i, :length]
         y[i, length + 1 : 2 * length + 1, bits] = 1.0
     return x, y
-
-
-def recall_length(item_length: int, max_items: int) -> int:
-    """Steps of an associative-recall sample: the items, the query, the answer."""
-    return max_items * (item_length + 1) + (item_length + 2) + item_length
 
 
 def associative_recall(
@@ -77,7 +68,7 @@ def associative_recall(
 
 def load(spec, seed: int) -> Raw:
     """The samples a ``copy_task`` or ``associative_recall`` data section asks for."""
-    steps, channels = sample_shape(spec)
+    (steps, channels), _ = spec.sample_shape()
     if spec.n_samples * steps * channels > MAX_VALUES:
         raise UserError(
             f"data: {spec.source} would make {spec.n_samples:,} samples of {steps} x {channels} "
@@ -91,10 +82,3 @@ def load(spec, seed: int) -> Raw:
             spec.bits, spec.item_length, spec.min_items, spec.max_items, spec.n_samples, rng
         )
     return Raw(x, y, task=Task.REGRESSION)
-
-
-def sample_shape(spec) -> tuple[int, int]:
-    """(steps, channels) of one input sample."""
-    if spec.source == "copy_task":
-        return copy_length(spec.max_length), spec.bits + 1
-    return recall_length(spec.item_length, spec.max_items), spec.bits + 2

@@ -41,11 +41,6 @@ from nnctl.spec.text import check_text
 
 Issue = tuple[PathKey, str, bool]  # (path, message, point at the key rather than the value)
 
-CLASSES = {  # sources whose number of classes is known without reading the data
-    "digits": 10, "iris": 3, "breast_cancer": 2, "make_moons": 2,
-    "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "imdb": 2,
-}  # fmt: skip
-CLASSIFICATION_SOURCES = {*CLASSES, "make_classification"}
 ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge"}
 SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
 BINARY_LOSSES = {
@@ -316,7 +311,7 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
             "use categorical_crossentropy",
             False,
         )
-    if not one_hot and loss in ONE_HOT_LOSSES and spec.data.source in CLASSIFICATION_SOURCES:
+    if not one_hot and loss in ONE_HOT_LOSSES and spec.data.known_classes() is not None:
         yield (
             ("loss",),
             f"{loss} needs one-hot labels, but {spec.data.source} gives integer labels; "
@@ -333,14 +328,6 @@ def _check_labels(spec: Spec) -> Iterator[Issue]:
             f"{loss} is a classification loss but make_regression has real-valued targets; use mse",
             False,
         )
-
-
-def known_classes(data: Any) -> int | None:
-    """The number of classes ``data`` has, when the source alone tells (None: regression, or
-    only the files can tell)."""
-    if data.source == "make_classification":
-        return data.n_classes
-    return CLASSES.get(data.source)
 
 
 def _check_output_activation(spec: Spec, loss: str) -> Iterator[Issue]:
@@ -364,7 +351,7 @@ def _check_output_activation(spec: Spec, loss: str) -> Iterator[Issue]:
 
 def _categorical_advice(spec: Spec, loss: str, units: int) -> str:
     """What to use instead of a binary loss on a softmax over ``units`` classes."""
-    classes = known_classes(spec.data)
+    classes = spec.data.known_classes()
     of = f" ({spec.data.source} has {classes} classes)" if classes else ""
     message = (
         f"{loss} scores each output unit as a separate yes/no, but the model ends in a "

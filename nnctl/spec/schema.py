@@ -8,6 +8,7 @@ for editors (``nnctl schema``) and README's key reference come from these classe
 from __future__ import annotations
 
 import math
+import typing
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -86,17 +87,47 @@ class DataCommon(Section):
     )
     preprocess: Preprocess = Field(default_factory=Preprocess, description="see below")
 
+    # What the source tells without reading data (``validate --build`` builds on it); each
+    # source class answers for itself.
+    files: ClassVar[tuple[str, ...]] = ()  # its keys that name files, relative to the spec
+    string_pairs: ClassVar[bool] = False  # it gives (input string, output string) pairs
+    forecast: ClassVar[bool] = False  # windows of one series: judged against "next = last"
 
-class Digits(DataCommon):
+    def known_classes(self) -> int | None:
+        """The number of classes (None: not classes, or only its files can tell)."""
+        return None
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        """(shape, dtype) of one sample, or None when only its files can tell."""
+        return None
+
+
+class Fixed(DataCommon):
+    """A source of fixed-shape samples and a known number of classes."""
+
+    SHAPE: ClassVar[tuple[int, ...]]
+    CLASSES: ClassVar[int]
+
+    def known_classes(self) -> int | None:
+        return self.CLASSES
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return self.SHAPE, "float32"
+
+
+class Digits(Fixed):
     source: Literal["digits"] = Field(description="scikit-learn's 8x8 handwritten digits (offline)")
+    SHAPE, CLASSES = (64,), 10
 
 
-class Iris(DataCommon):
+class Iris(Fixed):
     source: Literal["iris"] = Field(description="scikit-learn's iris flowers (offline)")
+    SHAPE, CLASSES = (4,), 3
 
 
-class BreastCancer(DataCommon):
+class BreastCancer(Fixed):
     source: Literal["breast_cancer"] = Field(description="scikit-learn's breast cancer (offline)")
+    SHAPE, CLASSES = (30,), 2
 
 
 class MakeRegression(DataCommon):
@@ -106,6 +137,9 @@ class MakeRegression(DataCommon):
     n_informative: PositiveInt | None = Field(None, description="features that carry signal")
     noise: Annotated[Finite, Field(ge=0)] = Field(0.0, description="std of Gaussian noise added")
     bias: Finite = Field(0.0, description="intercept of the true model")
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return (self.n_features,), "float32"
 
 
 class MakeClassification(DataCommon):
@@ -122,9 +156,16 @@ class MakeClassification(DataCommon):
         0.01, description="fraction of labels flipped at random"
     )
 
+    def known_classes(self) -> int | None:
+        return self.n_classes
 
-class MakeMoons(DataCommon):
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return (self.n_features,), "float32"
+
+
+class MakeMoons(Fixed):
     source: Literal["make_moons"] = Field(description="two interleaving half circles")
+    SHAPE, CLASSES = (2,), 2
     n_samples: PositiveInt = Field(100, description="number of samples generated")
     noise: Annotated[Finite, Field(ge=0)] = Field(0.0, description="std of Gaussian noise added")
 
@@ -134,6 +175,10 @@ class Sunspots(DataCommon):
         description="statsmodels' yearly sunspot numbers, 1700-2008, as a forecasting series"
     )
     window: PositiveInt = Field(12, description="past years given as input to predict the next")
+    forecast: ClassVar[bool] = True
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return (self.window, 1), "float32"
 
 
 class KerasImages(DataCommon):
@@ -143,6 +188,18 @@ class KerasImages(DataCommon):
     path: str | None = Field(
         None, description="local copy: a directory of the files Keras downloads, or mnist.npz"
     )
+    files: ClassVar[tuple[str, ...]] = ("path",)
+    SHAPES: ClassVar[dict[str, tuple[int, ...]]] = {
+        "mnist": (28, 28),
+        "fashion_mnist": (28, 28),
+        "cifar10": (32, 32, 3),
+    }
+
+    def known_classes(self) -> int | None:
+        return 10
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return self.SHAPES[self.source], "float32"
 
 
 class Imdb(DataCommon):
@@ -155,6 +212,13 @@ class Imdb(DataCommon):
     num_words: PositiveInt = Field(10000, description="keep the most frequent words")
     maxlen: PositiveInt = Field(200, description="pad or cut reviews to this many words")
     text: bool = Field(False, description="the reviews as raw text, for a TextVectorization layer")
+    files: ClassVar[tuple[str, ...]] = ("path",)
+
+    def known_classes(self) -> int | None:
+        return 2
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return ((1,), "string") if self.text else ((self.maxlen,), "int32")
 
 
 class Csv(DataCommon):
@@ -169,6 +233,7 @@ class Csv(DataCommon):
     text: bool = Field(
         False, description="the features are text: kept as strings, for a TextVectorization layer"
     )
+    files: ClassVar[tuple[str, ...]] = ("path",)
 
 
 class Npz(DataCommon):
@@ -186,12 +251,14 @@ class Npz(DataCommon):
     y_test: str | dict[str, str] | None = Field(
         None, description="key(s) of a test split's targets"
     )
+    files: ClassVar[tuple[str, ...]] = ("path",)
 
 
 class Npy(DataCommon):
     source: Literal["npy"] = Field(description="two NumPy .npy files")
     path: str = Field(description="features .npy")
     target_path: str = Field(description="targets .npy")
+    files: ClassVar[tuple[str, ...]] = ("path", "target_path")
 
 
 class Idx(DataCommon):
@@ -200,6 +267,7 @@ class Idx(DataCommon):
     labels: str = Field(description="training labels file")
     test_images: str | None = Field(None, description="test images file")
     test_labels: str | None = Field(None, description="test labels file")
+    files: ClassVar[tuple[str, ...]] = ("images", "labels", "test_images", "test_labels")
 
 
 class StringPairs(DataCommon):
@@ -208,6 +276,7 @@ class StringPairs(DataCommon):
     tokens: Literal["characters", "words"] = Field(
         "characters", description="vocabulary units: characters, or words split at spaces"
     )
+    string_pairs: ClassVar[bool] = True
 
 
 class Addition(StringPairs):
@@ -231,6 +300,17 @@ class TextPairs(StringPairs):
     input: str = Field("input", description="header of the input strings' column")
     output: str = Field("output", description="header of the output strings' column")
     delimiter: str = Field(",", description="field separator")
+    files: ClassVar[tuple[str, ...]] = ("path",)
+
+
+def copy_length(max_length: int) -> int:
+    """Steps of a copy-task sample: the sequence, the delimiter, the answer."""
+    return 2 * max_length + 1
+
+
+def recall_length(item_length: int, max_items: int) -> int:
+    """Steps of an associative-recall sample: the items, the query, the answer."""
+    return max_items * (item_length + 1) + (item_length + 2) + item_length
 
 
 class CopyTask(DataCommon):
@@ -242,6 +322,9 @@ class CopyTask(DataCommon):
     min_length: PositiveInt = Field(1, description="shortest sequence to copy")
     max_length: PositiveInt = Field(10, description="longest sequence to copy")
     n_samples: PositiveInt = Field(10000, description="sequences generated")
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return (copy_length(self.max_length), self.bits + 1), "float32"
 
     @model_validator(mode="after")
     def _lengths(self) -> CopyTask:
@@ -260,6 +343,10 @@ class AssociativeRecall(DataCommon):
     max_items: Annotated[int, Field(ge=2)] = Field(6, description="most items per sequence")
     n_samples: PositiveInt = Field(10000, description="sequences generated")
 
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        steps = recall_length(self.item_length, self.max_items)
+        return (steps, self.bits + 2), "float32"
+
     @model_validator(mode="after")
     def _items(self) -> AssociativeRecall:
         if self.min_items > self.max_items:
@@ -273,10 +360,21 @@ DataSpec = Annotated[
     | CopyTask | AssociativeRecall,
     Field(discriminator="source"),
 ]  # fmt: skip
-FILE_SOURCES = {"csv", "npz", "npy", "idx", "text_pairs"}
+# Every source by name, and what follows from the facts each source class gives.
+DATA_SOURCES: dict[str, type[DataCommon]] = {
+    name: cls
+    for cls in typing.get_args(typing.get_args(DataSpec)[0])
+    for name in typing.get_args(cls.model_fields["source"].annotation)
+}
+# Sources read from files the spec must name (mnist or imdb may name a local copy, or download).
+FILE_SOURCES = {
+    name
+    for name, cls in DATA_SOURCES.items()
+    if any(cls.model_fields[key].is_required() for key in cls.files)
+}
 # The keys of a data section that name files (relative to the spec's folder).
-PATH_KEYS = ("path", "target_path", "images", "labels", "test_images", "test_labels")
-STRING_PAIR_SOURCES = {"addition", "dates", "text_pairs"}
+PATH_KEYS = tuple(dict.fromkeys(key for cls in DATA_SOURCES.values() for key in cls.files))
+STRING_PAIR_SOURCES = {name for name, cls in DATA_SOURCES.items() if cls.string_pairs}
 MEMORY_TASKS = {"copy_task", "associative_recall"}
 
 

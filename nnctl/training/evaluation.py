@@ -56,7 +56,7 @@ def evaluate_split(mode, spec: Spec, model, run: RunDir, split: str) -> Report:
     report = Report(split, count(part.x), split_metrics(model, part, spec.train.batch_size))
     if dataset.task == Task.CLASSIFICATION:
         _add_classification(report, model, part, dataset, spec.train.batch_size)
-    if spec.data.source == "sunspots":  # a forecast must beat repeating the last value
+    if spec.data.forecast:  # a forecast must beat repeating the last value
         report.baselines["naive_forecast_mse"] = naive_forecast_mse(part.x, part.y)
     data = {"dataset": dataset, "part": part, "strings": getattr(strings, split), "vocab": vocab}
     mode.add_figures(report, spec, model, data)
