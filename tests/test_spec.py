@@ -255,3 +255,14 @@ def test_missing_file_and_directory(tmp_path):
         load_spec(tmp_path / "absent.yaml")
     with pytest.raises(UserError, match="is a directory"):
         load_spec(tmp_path)
+
+
+def test_every_mode_has_spec_rules_and_a_home():
+    """``train.mode``'s names, the spec layer's rules and the registry of homes agree."""
+    import typing
+
+    from nnctl.modes import REGISTRY
+    from nnctl.spec.modes import RULES
+    from nnctl.spec.schema import Mode
+
+    assert set(typing.get_args(Mode)) == set(RULES) == set(REGISTRY)

@@ -2,7 +2,7 @@
 
 This is the spec layer's half of a mode (no TensorFlow); the rest of each mode — how it builds,
 trains, evaluates, exports and predicts — is its home in ``nnctl/modes/``, whose registry lives
-above this layer. A new mode adds its name to ``Mode`` in ``schema.py`` and a row here.
+above this layer. A new mode adds its name to ``Mode`` in ``schema/train.py`` and a row here.
 """
 
 from __future__ import annotations

@@ -1,0 +1,70 @@
+"""``train`` and ``export``: the training mode, epochs, batches, early stopping, checkpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from nnctl.spec.schema.base import NonNegativeInt, PositiveFinite, PositiveInt, Rate, Section
+from nnctl.spec.schema.data import DataSpec
+
+
+class EarlyStopping(Section):
+    monitor: str = Field("val_loss", description="loss, a metric, or val_ + either")
+    patience: NonNegativeInt = Field(5, description="epochs without improvement before stopping")
+    min_delta: Annotated[float, Field(ge=0)] = Field(0.0, description="smallest change that counts")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="whether lower is better")
+    restore_best_weights: bool = Field(True, description="end with the best epoch's weights")
+
+
+class CheckpointSpec(Section):
+    every_steps: PositiveInt | None = Field(
+        None, description="also checkpoint every N training steps (mid-epoch)"
+    )
+    keep_last: PositiveInt = Field(
+        3, description="checkpoints kept (the one a run resumed from is kept as well)"
+    )
+
+
+Mode = Literal["supervised", "autoencoder", "seq2seq", "gan", "actor_critic"]
+# What each mode asks of a spec (its sections, its rules) is in modes.py.
+
+
+class TrainSpec(Section):
+    mode: Mode = Field(
+        "supervised",
+        description="supervised: learn the targets; autoencoder: reconstruct the input "
+        "as the model sees it after preprocessing (put GaussianNoise first to denoise); "
+        "seq2seq: strings to strings, teacher forcing; gan: the gan section; actor_critic: "
+        "the env and agent sections",
+    )
+    epochs: PositiveInt = Field(10, description="passes over the training split")
+    batch_size: PositiveInt = Field(32, description="samples per gradient step")
+    validation: Rate | DataSpec = Field(
+        0.1, description="fraction of the training split, or a data source of its own"
+    )
+    shuffle: bool = Field(True, description="reshuffle the training split every epoch")
+    early_stopping: EarlyStopping | None = Field(None, description="stop when monitor stalls")
+    class_weight: dict[int | str, PositiveFinite] | Literal["balanced"] | None = Field(
+        None,
+        description="loss weight per class, by index (0, 1, ...) or name (the label as the data "
+        "writes it); or balanced (inverse frequency)",
+    )
+    checkpoint: CheckpointSpec = Field(
+        default_factory=CheckpointSpec, description="checkpoints in RUN/checkpoints"
+    )
+
+
+class ExportSpec(Section):
+    format: Literal["saved_model", "keras", "tflite", "onnx"] = Field(
+        "saved_model", description="what export writes (onnx needs the onnx extra)"
+    )
+    tolerance: PositiveFinite = Field(
+        1e-5,
+        description="largest allowed difference between export and model outputs (relative "
+        "to the largest output where that is over 1)",
+    )
+    encoder: str | None = Field(
+        None, description="also export the model up to this layer or node (and the rest) apart"
+    )
