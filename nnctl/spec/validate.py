@@ -23,7 +23,7 @@ from nnctl.spec.checks import check_raw, check_spec
 from nnctl.spec.compose import load_composed
 from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
 from nnctl.spec.modes import MODE_ONLY_SECTIONS, MODE_SECTIONS
-from nnctl.spec.schema import Spec
+from nnctl.spec.schema import Spec, TrainSpec
 
 # What a pydantic error kind expects, for the rare error whose schema field cannot be found.
 TYPE_WORDS = {
@@ -252,7 +252,8 @@ def _moved(key: Any, section: PathKey, data: dict) -> str:
 def _mode(data: dict) -> str | None:
     """The spec's ``train.mode`` if it names one (the default, supervised, if not given)."""
     train = data.get("train") if isinstance(data, dict) else None
-    mode = train.get("mode", "supervised") if isinstance(train, dict) else "supervised"
+    default = TrainSpec.model_fields["mode"].default
+    mode = train.get("mode", default) if isinstance(train, dict) else default
     return mode if mode in MODE_SECTIONS else None
 
 

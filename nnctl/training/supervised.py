@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from nnctl.data import Dataset, count
+from nnctl.data.task import Task
 from nnctl.modes import mode_of
 from nnctl.rundir import RunDir
 from nnctl.spec.catalog import suggest
@@ -91,7 +92,7 @@ def class_weights(spec: Spec, dataset: Dataset) -> dict[int, float] | None:
     if weights is None:
         return None
     names = dataset.class_names
-    if names is None or dataset.task != "classification":
+    if names is None or dataset.task != Task.CLASSIFICATION:
         message = "class weights need class labels, but the targets are not classes"
         raise spec.error(("train", "class_weight"), f"{message} (task: {dataset.task})")
     if weights != "balanced":
