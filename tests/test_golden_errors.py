@@ -12,7 +12,7 @@ import re
 import shlex
 
 import pytest
-from conftest import ROOT
+from conftest import DIGITS, ROOT
 
 from nnctl.errors import SpecError
 from nnctl.spec.catalog import COMMON, KERAS3_NAMES, catalog, layer_names
@@ -23,17 +23,7 @@ GOLDEN_DIR = ROOT / "tests" / "golden"
 BROKEN = sorted(BROKEN_DIR.glob("*.yaml"))
 WAYS_FORWARD = ("did you mean", "expected one of", "common ones:", " takes: ")
 
-VALID = """
-name: demo
-data: {source: digits}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-train: {epochs: 2}
-"""
+VALID = DIGITS + "train: {epochs: 2}\n"
 
 
 def _args(path) -> list[str]:
