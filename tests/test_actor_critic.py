@@ -287,7 +287,8 @@ def test_resume_replays_the_same_episodes(tiny_run, tmp_path, pause, signum, exi
 
 @pytest.mark.slow
 def test_plain_progress_prints_every_tenth_episode_and_the_last(capsys):
-    from nnctl.modes.actor_critic.trainer import COLUMNS, EpisodeProgress
+    from nnctl.modes.actor_critic.trainer import COLUMNS
+    from nnctl.training.progress import EpisodeProgress
 
     progress = EpisodeProgress(25, quiet=True)
     for episode in range(1, 26):

@@ -12,8 +12,6 @@ so a resumed run replays exactly the episodes an uninterrupted one would have pl
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point, poison_weights
 from nnctl.training import callbacks, finite
 from nnctl.training.curves import plot_episodes
+from nnctl.training.progress import EpisodeProgress
 from nnctl.training.signals import interruptible
 from nnctl.training.state import Checkpointer, TrainState
 
@@ -212,7 +211,7 @@ def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
                 )
                 _record(state, logs, settings)
                 _summarize(writer, state.epoch, logs)
-                progress.update(state.epoch, logs)
+                progress.update(state.epoch, {name: logs[name] for name in COLUMNS})
                 last = state.stopped or state.epoch == settings.episodes
                 if last or stop.signum is not None or state.epoch % settings.checkpoint_every == 0:
                     write_text(run.file(HISTORY), history_csv(state.history))
@@ -266,40 +265,3 @@ def _summarize(writer, episode: int, logs: dict[str, float]) -> None:
     with writer.as_default(step=episode):
         for name in COLUMNS:
             tf.summary.scalar(name, logs[name])
-
-
-class EpisodeProgress:
-    """A live bar over the episodes on a terminal; elsewhere (or quiet) one line every
-    ``EVERY`` episodes and at the last."""
-
-    EVERY = 10
-
-    def __init__(self, episodes: int, *, quiet: bool):
-        self.episodes, self.started = episodes, time.perf_counter()
-        self.bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self.bar = Progress(TextColumn("[bold]episode"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[logs]}"), console=Console(stderr=True),
-                                transient=True)  # fmt: skip
-            self.task = self.bar.add_task("", total=episodes, logs="")
-            self.bar.start()
-
-    def update(self, episode: int, logs: dict[str, float]) -> None:
-        text = "  ".join(f"{k}={logs[k]:.4g}" for k in COLUMNS)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=episode, logs=text)
-        if episode % self.EVERY == 0 or episode == self.episodes:
-            took = time.perf_counter() - self.started
-            line = f"episode {episode}/{self.episodes}  {text}  ({took:.1f}s)"
-            console = self.bar.console if self.bar is not None else None
-            if console is not None:
-                console.print(line, markup=False, highlight=False)
-            else:
-                print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
