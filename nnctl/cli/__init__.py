@@ -9,6 +9,7 @@ from importlib import metadata
 import typer
 
 from nnctl.cli import (
+    compare,
     evaluate,
     export,
     predict,
@@ -29,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-COMMANDS = (validate, render, schema, summary, train, resume, runs, evaluate, export, predict)  # fmt: skip
+COMMANDS = (validate, render, schema, summary, train, resume, runs, compare, evaluate, export,
+            predict)  # fmt: skip
 for module in COMMANDS:
     module.register(app)
 
