@@ -12,6 +12,7 @@ from nnctl.cli import (
     compare,
     evaluate,
     export,
+    init,
     predict,
     render,
     resume,
@@ -30,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-COMMANDS = (validate, render, schema, summary, train, resume, runs, compare, evaluate, export,
+COMMANDS = (init, validate, render, schema, summary, train, resume, runs, compare, evaluate, export,
             predict)  # fmt: skip
 for module in COMMANDS:
     module.register(app)
