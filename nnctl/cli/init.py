@@ -80,7 +80,7 @@ def init(
     for note in facts.notes:
         err.print(f"note: {note}", markup=False)
     err.print(
-        f"{facts.about}; a {chosen} for {facts.task}. Check it: nnctl validate --build "
+        f"{facts.about}; template {chosen}, {facts.task}. Check it: nnctl validate --build "
         f"{spec_path}; train it: nnctl train {spec_path}",
         markup=False,
     )

@@ -40,7 +40,7 @@ class Data:
 
 # ------------------------------------------------------------------------------- sources
 SOURCES = {  # name -> (shape, classes or None for regression, extra keys, scale, what it is)
-    "digits": ((8, 8), 10, "", "1/16", "1,797 8x8 images of digits, pixels 0..16"),
+    "digits": ((64,), 10, "", "1/16", "1,797 8x8 images of digits, pixels 0..16"),
     "iris": ((4,), 3, "", None, "150 iris flowers, 4 measurements, 3 species"),
     "breast_cancer": ((30,), 2, "", None, "569 tumours, 30 measurements, benign or malignant"),
     "make_moons": ((2,), 2, "n_samples: 1000, noise: 0.2", None, "two interleaving half moons"),
@@ -56,6 +56,7 @@ SOURCES = {  # name -> (shape, classes or None for regression, extra keys, scale
     "fashion_mnist": ((28, 28), 10, "", "1/255", "Fashion-MNIST (Keras downloads it once)"),
     "cifar10": ((32, 32, 3), 10, "", "1/255", "CIFAR-10 colour images (Keras downloads it once)"),
 }  # fmt: skip
+IMAGES = {"digits": (8, 8)}  # sources that give images as vectors: cnn and lstm reshape them
 
 
 def source_data(name: str, task: str | None, template: str) -> Data:
@@ -73,6 +74,9 @@ def source_data(name: str, task: str | None, template: str) -> Data:
         preprocess.append(f"scale: {scale}  # to [0, 1]")
     else:
         preprocess.append("standardize: true  # mean 0, std 1 (training-split statistics)")
+    if template in ("cnn", "lstm") and name in IMAGES:
+        shape = IMAGES[name]
+        preprocess.append(f"reshape: {list(shape)}  # the pixels as an image")
     if template in ("mlp", "autoencoder") and len(shape) > 1:
         preprocess.append("flatten: true  # one vector per sample")
         shape = (math.prod(shape),)
