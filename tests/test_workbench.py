@@ -121,7 +121,8 @@ def test_runs_status_read_from_each_run_directory(runs_dir, cli):
         "good": "finished", "better": "finished", "stopped": "interrupted", "nan": "diverged",
         "broken": "failed", "busy": "running",
     }  # fmt: skip
-    assert listed["good"]["epochs"] == 2 and listed["good"]["metrics"]["val_accuracy"] == 0.9
+    assert listed["good"]["epochs"] == 2
+    assert listed["good"]["metrics"]["val_accuracy"] == 0.9
     assert listed["good"]["metrics"]["test_loss"] == pytest.approx(0.2)
     assert listed["stopped"]["metrics"]["val_accuracy"] == pytest.approx(0.5)  # its last epoch
     assert [r["name"] for r in json.loads(out)][:2] == ["good", "better"]  # oldest first
@@ -142,9 +143,11 @@ def test_runs_sort_puts_the_best_first(runs_dir, cli, key, order):
 def test_runs_plain_table_when_not_a_terminal(runs_dir, cli):
     code, out, _ = cli("runs", runs_dir, "--sort", "val_accuracy")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 1 + 6
+    assert code == 0
+    assert len(lines) == 1 + 6
     assert lines[0].split()[:5] == ["name", "started", "status", "epochs", "val_accuracy"]
-    assert lines[1].split()[0] == "better" and "finished" in lines[1]
+    assert lines[1].split()[0] == "better"
+    assert "finished" in lines[1]
     assert not any(c in out for c in "│┃━─")
 
 
@@ -155,12 +158,16 @@ def test_runs_plain_table_when_not_a_terminal(runs_dir, cli):
 )  # fmt: skip
 def test_runs_unknown_sort_key_is_a_clear_error(runs_dir, cli, args, fragment):
     code, out, err = cli("runs", runs_dir, *args)
-    assert code == 2 and fragment in err and "Traceback" not in err and out == ""
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+    assert out == ""
 
 
 def test_runs_of_a_missing_folder_exit_2(tmp_path, cli):
     code, _, err = cli("runs", tmp_path / "nothing")
-    assert code == 2 and "no such folder of runs" in err
+    assert code == 2
+    assert "no such folder of runs" in err
 
 
 def test_runs_of_an_empty_folder_is_an_empty_list(tmp_path, cli):
@@ -242,7 +249,8 @@ def test_compare_table_marks_the_best_value(runs_dir, cli):
 def test_compare_plot_overlays_the_curves_in_one_png(runs_dir, tmp_path, cli):
     target = tmp_path / "curves" / "both.png"
     code, _, err = cli("compare", runs_dir / "good", runs_dir / "better", "--plot", target)
-    assert code == 0 and str(target) in err
+    assert code == 0
+    assert str(target) in err
     assert target.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -255,7 +263,9 @@ def test_compare_plot_overlays_the_curves_in_one_png(runs_dir, tmp_path, cli):
 def test_compare_mistakes_exit_2(runs_dir, cli, monkeypatch, extra, fragment):
     monkeypatch.chdir(runs_dir)
     code, _, err = cli("compare", *extra)
-    assert code == 2 and fragment in err and "Traceback" not in err
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
 
 
 # ---------------------------------------------------------------------------------- init
@@ -286,12 +296,14 @@ def test_init_reads_the_task_from_the_target_column(tmp_path, cli, target, fragm
     data = write_csv(tmp_path / "data.csv", target)
     spec = tmp_path / "spec.yaml"
     code, out, err = cli("init", spec, "--data", data, "--target", "label")
-    assert code == 0 and out.strip() == str(spec), err
+    assert code == 0, err
+    assert out.strip() == str(spec)
     text = spec.read_text()
     for fragment in fragments:
         assert fragment in text
     assert "features: [height, width, depth, weight]  # left out: colour" in text
-    assert "standardize: true" in text and "path: data.csv" in text
+    assert "standardize: true" in text
+    assert "path: data.csv" in text
     assert cli("validate", spec)[0] == 0
 
 
@@ -299,7 +311,9 @@ def test_init_refuses_to_overwrite(tmp_path, cli):
     spec = tmp_path / "spec.yaml"
     spec.write_text("mine")
     code, _, err = cli("init", spec, "--source", "digits")
-    assert code == 2 and "never overwrites" in err and spec.read_text() == "mine"
+    assert code == 2
+    assert "never overwrites" in err
+    assert spec.read_text() == "mine"
 
 
 @pytest.mark.parametrize(
@@ -316,7 +330,9 @@ def test_init_in_a_script_never_asks_and_says_what_is_missing(tmp_path, cli, arg
     csv_path = write_csv(tmp_path / "data.csv")
     args = [a.format(csv=csv_path, dir=tmp_path) for a in args]
     code, _, err = cli("init", tmp_path / "spec.yaml", *args)
-    assert code == 2 and fragment in err and "Traceback" not in err
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
     assert not (tmp_path / "spec.yaml").exists()
 
 
@@ -324,7 +340,9 @@ def test_init_regression_on_many_whole_numbers_is_refused_with_the_reason(tmp_pa
     data = tmp_path / "counts.csv"
     data.write_text("x,count\n" + "".join(f"{i / 7:.3f},{i * 3}\n" for i in range(60)))
     code, _, err = cli("init", tmp_path / "spec.yaml", "--data", data, "--target", "count")
-    assert code == 2 and "reads whole-number targets" in err and "--task classification" in err
+    assert code == 2
+    assert "reads whole-number targets" in err
+    assert "--task classification" in err
 
 
 def test_init_asks_on_a_terminal(tmp_path, cli, monkeypatch):
@@ -335,7 +353,8 @@ def test_init_asks_on_a_terminal(tmp_path, cli, monkeypatch):
     code, _, err = cli("init", tmp_path / "spec.yaml")
     text = (tmp_path / "spec.yaml").read_text()
     assert code == 0, err
-    assert "Conv1D" in text and "target: label" in text
+    assert "Conv1D" in text
+    assert "target: label" in text
 
 
 SOURCES = ["digits", "iris", "make_regression", "sunspots"]
@@ -384,10 +403,12 @@ def test_a_day_csv_init_train_two_variants_runs_compare(tmp_path, cli, monkeypat
     assert cli("train", "shapes.yaml", "--out", "runs/wide", *quick, *wide)[0] == 0
     code, out, _ = cli("runs", "--json", "--sort", "val_accuracy")
     listed = json.loads(out)
-    assert code == 0 and {r["name"] for r in listed} == {"base", "wide"}
+    assert code == 0
+    assert {r["name"] for r in listed} == {"base", "wide"}
     assert all(r["status"] == "finished" and r["epochs"] == 3 for r in listed)
     code, out, _ = cli("compare", "runs/base", "runs/wide", "--json", "--plot", "both.png")
-    assert code == 0 and (tmp_path / "both.png").is_file()
+    assert code == 0
+    assert (tmp_path / "both.png").is_file()
     assert json.loads(out)["spec_differences"] == {
         "model.layers[0].Dense.units": {"base": 64, "wide": 128}
     }  # fmt: skip
@@ -400,4 +421,5 @@ def test_a_diverged_run_is_listed_as_diverged(tmp_path, cli, monkeypatch):
     blow_up = ["--set", "optimizer={name: sgd, learning_rate: 1.0e+30}", "--set", "train.epochs=2"]
     assert cli("train", "spec.yaml", "--out", "runs/nan", "-q", *blow_up)[0] == 2
     code, out, _ = cli("runs", "--json")
-    assert code == 0 and json.loads(out)[0]["status"] == "diverged"
+    assert code == 0
+    assert json.loads(out)[0]["status"] == "diverged"
