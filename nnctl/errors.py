@@ -24,6 +24,10 @@ class UserError(NnctlError):
     exit_code = ExitCode.USAGE
 
 
+class Diverged(UserError):
+    """Training met a NaN or an infinity and stopped; the last good checkpoint is intact."""
+
+
 class DataError(UserError):
     """A problem with the data a spec key names (``data.target``), to be shown at that key."""
 

@@ -34,6 +34,10 @@ VOCABULARIES = "vocabularies.json"  # seq2seq: the token ids the model was train
 SAMPLES = "samples"  # gan: a grid of generated samples per epoch, samples/epoch-NNNN.png
 MANIFEST = "manifest.json"  # written last: a run is finished iff its manifest verifies
 LOCK = ".lock"
+OUTCOME = "outcome"  # run.json: how the training of an unsealed run ended, if it was noticed
+FINISHED, RUNNING, INTERRUPTED, DIVERGED, FAILED = STATUSES = (
+    "finished", "running", "interrupted", "diverged", "failed"
+)  # fmt: skip
 # the files the manifest vouches for (those present), and the artifacts of a fresh run
 SEALED = (SPEC, MODEL, HISTORY, METRICS, RUN_INFO, VOCABULARIES)
 ARTIFACTS = (
@@ -213,9 +217,46 @@ class RunDir:
 
     def read_info(self) -> dict[str, Any]:
         try:
-            return json.loads(self.file(RUN_INFO).read_text())
+            info = json.loads(self.file(RUN_INFO).read_text())
         except (OSError, ValueError):
             return {}
+        return info if isinstance(info, dict) else {}
+
+    def training(self) -> bool:
+        """Whether a process holds the run's lock now (it is training or resuming here)."""
+        try:
+            handle = open(self.file(LOCK))  # noqa: SIM115 -- closed below, after the probe
+        except OSError:
+            return False
+        with handle:
+            try:  # a shared lock is refused while a trainer holds the exclusive one
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def status(self) -> str:
+        """One of ``STATUSES``, read from the directory: a held lock is a run being trained, a
+        manifest seals a finished one, and an unsealed run is the ``outcome`` run.json records
+        (diverged, failed) or, with none recorded (a kill -9 records nothing), interrupted."""
+        if self.training():
+            return RUNNING
+        if self.file(MANIFEST).is_file():
+            return FINISHED
+        outcome = self.read_info().get(OUTCOME)
+        recorded = outcome.get("status") if isinstance(outcome, dict) else None
+        return recorded if recorded in (DIVERGED, FAILED) else INTERRUPTED
+
+    def record_outcome(self, status: str, message: str) -> None:
+        """Note in run.json how the training of an unsealed run ended (``status()`` reads it);
+        a run another process is training, a sealed run and a run without run.json are left
+        as they are."""
+        if not self.file(RUN_INFO).is_file() or self.file(MANIFEST).is_file() or self.training():
+            return
+        info = self.read_info()
+        info[OUTCOME] = {"status": status, "at": now(), "message": message}
+        write_json(self.file(RUN_INFO), info)
 
 
 def load_run(run: RunDir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import traceback
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nnctl.errors import ExitCode, NnctlError, SpecError
+from nnctl.errors import Diverged, ExitCode, Interrupted, NnctlError, SpecError
 
 SpecPath = Annotated[
     Path, typer.Argument(help="The YAML spec file.", metavar="SPEC", show_default=False)
@@ -65,15 +66,19 @@ def boundary(command):
         except NnctlError as exc:
             _traceback()
             err.print(error_text(exc), markup=False)
+            _record(_ending(exc), str(exc))
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:
             if exc.errno not in MACHINE_FAILURES:
                 _internal(exc)
             _traceback()
-            err.print(f"error: {machine_failure(exc)}", markup=False)
+            message = machine_failure(exc)
+            err.print(f"error: {message}", markup=False)
+            _record("failed", message)
             raise typer.Exit(ExitCode.USAGE) from None
         except KeyboardInterrupt:
             err.print("interrupted", markup=False)
+            _record("interrupted", "interrupted (KeyboardInterrupt)")
             raise typer.Exit(130) from None
         except Exception as exc:  # nothing else may reach the user as a bare traceback
             _internal(exc)
@@ -83,9 +88,31 @@ def boundary(command):
 
 def _internal(exc: Exception):
     _traceback()
-    err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    err.print(message, markup=False)
+    _record("failed", message)
     err.print("A bug in nnctl or its environment; rerun with --debug for a traceback.")
     raise typer.Exit(ExitCode.INTERNAL) from None
+
+
+def _ending(exc: NnctlError) -> str | None:
+    """How a run's training ended, for an error that ends it; None for the user errors that
+    refuse before training changed anything (they leave the run as it was)."""
+    if isinstance(exc, Diverged):
+        return "diverged"
+    if isinstance(exc, Interrupted):
+        return "interrupted"
+    return None
+
+
+def _record(status: str | None, message: str) -> None:
+    """Note in run.json of the run being trained how its training ended, for ``nnctl runs``."""
+    if status is None or options.run is None:
+        return
+    from nnctl.rundir import RunDir
+
+    with contextlib.suppress(OSError):  # the disk that just refused a write may refuse again
+        RunDir(Path(options.run)).record_outcome(status, message)
 
 
 def machine_failure(exc: OSError) -> str:

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from nnctl.errors import UserError
+from nnctl.errors import Diverged
 
 SHOWN = 3  # variables named in the message
 
@@ -60,7 +60,7 @@ def check(
         return
     last = checkpointer.last
     kept = f"; the last good checkpoint, {last.path}, is intact" if last else ""
-    raise UserError(f"training diverged: {', '.join(problems)} {where}{kept}. {advice}.")
+    raise Diverged(f"training diverged: {', '.join(problems)} {where}{kept}. {advice}.")
 
 
 def _weights_problem(paths: list[str]) -> str:
@@ -78,7 +78,7 @@ def refuse_non_finite(arrays: dict[str, np.ndarray], what: str, last=None) -> No
     if bad:
         more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
         kept = f"; the last good checkpoint, {last.path}, is intact" if last else ""
-        raise UserError(
+        raise Diverged(
             f"training diverged: {', '.join(bad[:SHOWN])}{more} became NaN or infinite, "
             f"so {what} was not written{kept}"
         )

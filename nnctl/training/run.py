@@ -26,6 +26,7 @@ from nnctl.rundir import (
     CURVES,
     METRICS,
     MODEL,
+    OUTCOME,
     RUN_INFO,
     RunDir,
     atomic_path,
@@ -122,7 +123,9 @@ def resume(
         if changes:
             run.write_spec(trainer.resolved, spec.file)
         _say(f"resuming {run.path} from {latest.name} ({trainer.position(state)})")
-        return _finish(trainer, state, _resumed_info(run, latest.name, changes), quiet)
+        info = _resumed_info(run, latest.name, changes)
+        write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
+        return _finish(trainer, state, info, quiet)
 
 
 def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:
@@ -150,6 +153,8 @@ def _resumed_info(run: RunDir, checkpoint_name: str, changes: list[str]) -> dict
     """run.json with this resumption recorded."""
     info = run.read_info()
     entry = {"at": now(), "checkpoint": checkpoint_name, "forced_changes": changes}
+    if OUTCOME in info:  # how the run had ended: history now, no longer its status
+        entry["after"] = info.pop(OUTCOME)
     before, here = info.get("environment", {}), environment()
     moved = {
         key: [before[key], value] for key, value in here.items() if before.get(key, value) != value
