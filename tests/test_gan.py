@@ -122,9 +122,10 @@ def test_evaluate_sets_quality_against_real_data_and_the_untrained_generator(tra
 def test_untrained_baseline_is_the_generator_training_started_from(trained):
     from nnctl.data import load_dataset
     from nnctl.keras_env import set_seed
+    from nnctl.modes.gan import training as gan
     from nnctl.modes.gan.build import build_generator
     from nnctl.spec.validate import load_spec
-    from nnctl.training import checkpoint, gan
+    from nnctl.training import checkpoint
     from nnctl.training.state import restore
 
     spec, _ = load_spec(trained / "spec.yaml")
