@@ -14,13 +14,12 @@ import numpy as np
 
 from nnctl.data import Arrays, Split, count, rows
 from nnctl.data.text import model_input
-from nnctl.errors import Interrupted
 from nnctl.keras_env import import_keras
 from nnctl.rundir import HISTORY, RunDir, write_text
 from nnctl.testhooks import pause_point, poison, poison_targets, poison_weights
 from nnctl.training import finite
 from nnctl.training.callbacks import history_csv
-from nnctl.training.signals import Stop, interruptible
+from nnctl.training.signals import Stop, interrupted, interruptible
 from nnctl.training.state import Checkpointer, TrainState
 
 
@@ -163,11 +162,7 @@ class Loop:
         where = f"epoch {state.epoch + 1}, batch {state.step}" if state.step else (
             f"the end of epoch {state.epoch}"
         )  # fmt: skip
-        raise Interrupted(
-            f"{self.stop.name} received: stopped at {where} and saved checkpoint "
-            f"{self.checkpointer.last.path}; continue with: nnctl resume {self.run_dir.path}",
-            self.stop.signum,
-        )
+        raise interrupted(self.stop, f"at {where}", self.checkpointer.last, self.run_dir.path)
 
 
 class _Recorder(import_keras().callbacks.Callback):

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from nnctl.errors import Interrupted
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -39,3 +41,13 @@ def interruptible() -> Iterator[Stop]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def interrupted(stop: Stop, where: str, checkpoint, run_path) -> Interrupted:
+    """The error that ends a run stopped by a signal at ``where``, naming the checkpoint it
+    saved and the command that continues it."""
+    return Interrupted(
+        f"{stop.name} received: stopped {where} and saved checkpoint {checkpoint.path}; "
+        f"continue with: nnctl resume {run_path}",
+        stop.signum,
+    )

@@ -20,7 +20,6 @@ import numpy as np
 
 from nnctl.build.optimizer import make_optimizer
 from nnctl.data.task import Task
-from nnctl.errors import Interrupted
 from nnctl.keras_env import set_seed
 from nnctl.modes import mode_of
 from nnctl.modes.actor_critic import env as envs
@@ -39,7 +38,7 @@ from nnctl.testhooks import pause_point, poison_weights
 from nnctl.training import callbacks, finite
 from nnctl.training.curves import plot_episodes
 from nnctl.training.progress import EpisodeProgress
-from nnctl.training.signals import interruptible
+from nnctl.training.signals import interrupted, interruptible
 from nnctl.training.state import Checkpointer, TrainState
 
 COLUMNS = ("return", "running_reward", "steps", "loss", "actor_loss", "critic_loss", "entropy")
@@ -218,12 +217,8 @@ def _episodes(agent: Agent, state: TrainState, quiet: bool) -> TrainState:
                     agent.checkpointer.save(state)
                     pause_point("epoch", until=lambda: stop.signum is not None)
                 if stop.signum is not None:
-                    raise Interrupted(
-                        f"{stop.name} received: stopped after episode {state.epoch} and saved "
-                        f"checkpoint {agent.checkpointer.last.path}; continue with: "
-                        f"nnctl resume {run.path}",
-                        stop.signum,
-                    )
+                    where = f"after episode {state.epoch}"
+                    raise interrupted(stop, where, agent.checkpointer.last, run.path)
         finally:
             progress.close()
             writer.close()
