@@ -16,8 +16,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from nnctl.errors import UserError
 from nnctl.spec.columns import column_problem
+from nnctl.spec.schema import DATA_SOURCES
 
 TEMPLATES = ("mlp", "cnn", "lstm", "autoencoder")
 TASKS = ("classification", "regression")
@@ -39,22 +42,22 @@ class Data:
 
 
 # ------------------------------------------------------------------------------- sources
-SOURCES = {  # name -> (shape, classes or None for regression, extra keys, scale, what it is)
-    "digits": ((64,), 10, "", "1/16", "1,797 8x8 images of digits, pixels 0..16"),
-    "iris": ((4,), 3, "", None, "150 iris flowers, 4 measurements, 3 species"),
-    "breast_cancer": ((30,), 2, "", None, "569 tumours, 30 measurements, benign or malignant"),
-    "make_moons": ((2,), 2, "n_samples: 1000, noise: 0.2", None, "two interleaving half moons"),
+SOURCES = {  # name -> (extra keys, scale, what it is); shapes and classes come from the schema
+    "digits": ("", "1/16", "1,797 8x8 images of digits, pixels 0..16"),
+    "iris": ("", None, "150 iris flowers, 4 measurements, 3 species"),
+    "breast_cancer": ("", None, "569 tumours, 30 measurements, benign or malignant"),
+    "make_moons": ("n_samples: 1000, noise: 0.2", None, "two interleaving half moons"),
     "make_classification": (
-        (20,), 2, "n_samples: 1000, n_features: 20", None, "generated points in 2 classes"
+        "n_samples: 1000, n_features: 20", None, "generated points in 2 classes"
     ),
     "make_regression": (
-        (8,), None, "n_samples: 1000, n_features: 8, noise: 10.0", None,
+        "n_samples: 1000, n_features: 8, noise: 10.0", None,
         "generated linear regression, 8 features",
     ),
-    "sunspots": ((12, 1), None, "window: 12", None, "yearly sunspot numbers: 12 years -> next"),
-    "mnist": ((28, 28), 10, "", "1/255", "MNIST digits (Keras downloads it once)"),
-    "fashion_mnist": ((28, 28), 10, "", "1/255", "Fashion-MNIST (Keras downloads it once)"),
-    "cifar10": ((32, 32, 3), 10, "", "1/255", "CIFAR-10 colour images (Keras downloads it once)"),
+    "sunspots": ("window: 12", None, "yearly sunspot numbers: 12 years -> next"),
+    "mnist": ("", "1/255", "MNIST digits (Keras downloads it once)"),
+    "fashion_mnist": ("", "1/255", "Fashion-MNIST (Keras downloads it once)"),
+    "cifar10": ("", "1/255", "CIFAR-10 colour images (Keras downloads it once)"),
 }  # fmt: skip
 IMAGES = {"digits": (8, 8)}  # sources that give images as vectors: cnn and lstm reshape them
 
@@ -63,7 +66,8 @@ def source_data(name: str, task: str | None, template: str) -> Data:
     """The ``data:`` section for a built-in source."""
     if name not in SOURCES:
         raise UserError(f"--source {name}: not a source init knows (one of: {', '.join(SOURCES)})")
-    shape, classes, extra, scale, about = SOURCES[name]
+    extra, scale, about = SOURCES[name]
+    shape, classes = _facts(name, extra)
     known = "classification" if classes else "regression"
     if task is not None and task != known:
         raise UserError(f"--task {task}: {name} is a {known} data set")
@@ -83,6 +87,12 @@ def source_data(name: str, task: str | None, template: str) -> Data:
     lines += ["test_split: 0.2  # held out for the final test", "preprocess:"]
     lines += ["  " + p for p in preprocess]
     return Data(lines, shape, known, classes, about, unit_range=bool(scale))
+
+
+def _facts(name: str, extra: str) -> tuple[tuple[int, ...], int | None]:
+    """(one sample's shape, its classes or None) as the source's schema class tells them."""
+    data = DATA_SOURCES[name].model_validate({"source": name, **yaml.safe_load(f"{{{extra}}}")})
+    return data.sample_shape()[0], data.known_classes()
 
 
 # ----------------------------------------------------------------------------------- csv
