@@ -577,6 +577,12 @@ class TrainSpec(Section):
     checkpoint: CheckpointSpec = Field(
         default_factory=CheckpointSpec, description="checkpoints in RUN/checkpoints"
     )
+    steps_per_call: PositiveInt | Literal["auto"] = Field(
+        "auto",
+        description="training steps in one compiled call; logs, callbacks' batch hooks, "
+        "signals and checkpoints act between calls. auto: the largest of 16, 8, 4, 2, 1 "
+        "that divides checkpoint.every_steps",
+    )
 
 
 class ExportSpec(Section):
