@@ -192,8 +192,11 @@ def test_corrupt_latest_checkpoint_falls_back_with_a_warning(played):
     assert "using ckpt-e0002-s000000" in err
 
 
+# A signal finishes the current compiled call: at the default steps_per_call (16 here), calls
+# end at global steps 16, 20, 21 | 32 (epoch 2, batch 11: the 30th step's call), 37, 41, 42 |
+# 48 (epoch 3, batch 6: the 45th step's call).
 @pytest.mark.parametrize(
-    ("id", "name", "batch"), [("sigterm", "SIGTERM", 9), ("sigint", "SIGINT", 3)]
+    ("id", "name", "batch"), [("sigterm", "SIGTERM", 11), ("sigint", "SIGINT", 6)]
 )
 def test_signal_finishes_the_step_commits_and_says_how_to_resume(played, id, name, batch):
     from nnctl.training.checkpoint import Checkpoint, damage

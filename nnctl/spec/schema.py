@@ -535,7 +535,9 @@ class EarlyStopping(Section):
 
 class CheckpointSpec(Section):
     every_steps: PositiveInt | None = Field(
-        None, description="also checkpoint every N training steps (mid-epoch)"
+        None,
+        description="also checkpoint every N training steps (mid-epoch; a multiple of "
+        "steps_per_call)",
     )
     keep_last: PositiveInt = Field(
         3, description="checkpoints kept (the one a run resumed from is kept as well)"
