@@ -5,17 +5,19 @@ Inert unless these environment variables are set (nnctl's own tests set them; us
 ``NNCTL_TEST_PAUSE_AT=POINT:N``
     The N-th time this process reaches POINT, write ``NNCTL_TEST_PAUSE_FILE`` (its content is the
     point) and sleep until a signal arrives, so a test can SIGKILL, SIGTERM or SIGINT it there.
-    Points: ``step`` (after a training step), ``epoch`` (after an epoch's checkpoint is committed),
+    Points: ``step`` (after a compiled call of training steps: N counts steps, and the pause
+    comes after the call that runs the N-th), ``epoch`` (after an epoch's checkpoint is committed),
     ``checkpoint-write`` (a checkpoint's files written, its manifest not yet), ``finalize``
     (training done, the model file not yet written), ``export-write`` (an export written and
     checked, not yet renamed onto its target).
 ``NNCTL_TEST_NAN_AT=train:EPOCH:BATCH`` or ``validation:EPOCH``
-    Replace that training batch's (or that epoch's validation) features by NaN (1-based numbers).
+    Replace that training batch's (or that epoch's validation) features by NaN (1-based numbers;
+    in a call of several steps, only that batch's).
     Validation targets that are floats (regression) become NaN too: NaN features alone reach
     the loss on some CPUs only (oneDNN's fused ReLU turns NaN into 0).
 ``NNCTL_TEST_NAN_AT=weights:EPOCH:BATCH`` (or ``weights:EPISODE`` for actor-critic)
     Set the model's first trainable variable to NaN just before that step (or episode): a
-    failure that no kernel can hide.
+    failure that no kernel can hide. In a call of several steps, before the call.
 """
 
 from __future__ import annotations
@@ -35,14 +37,16 @@ NAN_AT = "NNCTL_TEST_NAN_AT"
 _visits: Counter[str] = Counter()
 
 
-def pause_point(point: str, until: Callable[[], bool] = lambda: False) -> None:
-    """Pause here if ``NNCTL_TEST_PAUSE_AT`` names this visit; resume when ``until()`` is true."""
+def pause_point(point: str, until: Callable[[], bool] = lambda: False, visits: int = 1) -> None:
+    """Pause here if ``NNCTL_TEST_PAUSE_AT`` names this visit, or one of the ``visits`` this one
+    stands for (the steps of one compiled call); resume when ``until()`` is true."""
     wanted = os.environ.get(PAUSE_AT)
     if not wanted:
         return
-    _visits[point] += 1
+    before = _visits[point]
+    _visits[point] += visits
     name, _, count = wanted.partition(":")
-    if name != point or _visits[point] != int(count or 1):
+    if name != point or not before < int(count or 1) <= _visits[point]:
         return
     Path(os.environ[PAUSE_FILE]).write_text(point)
     while not until():

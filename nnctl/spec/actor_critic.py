@@ -12,7 +12,10 @@ from nnctl.spec.schema import Spec
 Issue = tuple[PathKey, str, bool]  # as checks.py: (path, message, point at the key)
 
 # train keys about epochs over data; an agent learns from agent.episodes instead
-EPOCH_KEYS = ("epochs", "batch_size", "validation", "shuffle", "early_stopping", "class_weight")
+EPOCH_KEYS = (
+    "epochs", "batch_size", "validation", "shuffle", "early_stopping", "class_weight",
+    "steps_per_call",
+)  # fmt: skip
 COMMON_ENVS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"]
 
 

@@ -72,6 +72,7 @@ def check_spec(spec: Spec, base_dir: Path | None) -> list[Issue]:
     return [
         *(_check_labels(spec) if spec.loss is not None and spec.data is not None else []),
         *_check_monitors(spec),
+        *_check_steps_per_call(spec),
         *_check_files(spec, base_dir),
         *(check_graph(spec) if spec.model is not None else []),
         *check_gan(spec),
@@ -399,6 +400,21 @@ def _check_outputs(spec: Spec) -> Iterator[Issue]:
         missing = [name for name in outputs if name not in mapping]
         if section == "loss" and missing:
             yield ("loss",), f"no loss for output {', '.join(map(repr, missing))}", False
+
+
+def _check_steps_per_call(spec: Spec) -> Iterator[Issue]:
+    """Checkpoints fall between compiled calls: every_steps is a multiple of steps_per_call."""
+    per_call, every = spec.train.steps_per_call, spec.train.checkpoint.every_steps
+    if per_call == "auto" or every is None or every % per_call == 0:
+        return
+    below, above = every - every % per_call, every + per_call - every % per_call
+    nearest = f"{below} or {above}" if below else str(above)
+    message = (
+        f"every_steps must be a multiple of train.steps_per_call ({per_call}): checkpoints "
+        f"fall between compiled calls. Received: every_steps={every}; use {nearest}, or "
+        "set steps_per_call to auto"
+    )
+    yield ("train", "checkpoint", "every_steps"), message, False
 
 
 def _check_monitors(spec: Spec) -> Iterator[Issue]:

@@ -1,6 +1,14 @@
 """The training loop: epochs of steps over a data order fixed by (seed, epoch), so a run resumed
 from any checkpoint, even mid-epoch, continues exactly as it would have without interruption.
 
+Steps run ``per_call`` at a time inside one compiled call (a ``tf.while_loop`` over the call's
+batches stacked as ``(steps, batch, ...)``), and everything Python does (logs, callbacks'
+batch hooks, the divergence guard, signals, checkpoints) happens between calls. Calls end at
+every multiple of ``per_call`` in the run's global step count, so a checkpoint every
+``every_steps`` (a multiple of it) always falls between calls, and a resumed run makes the same
+calls as an uninterrupted one; the first call of an epoch runs up to the next multiple, the last
+full batches of an epoch make a shorter call, and a partial last batch is a call of its own.
+
 Keras's callbacks (early stopping, reduce-on-plateau, TensorBoard, progress) are driven as
 ``model.fit`` drives them; the epoch's metrics are Keras's own running means.
 """
@@ -48,6 +56,42 @@ class Batches:
         weights = None if self.weights is None else self.weights[index]
         return rows(self.x, index), rows(self.y, index), weights
 
+    def call_length(self, step: int, global_step: int, per_call: int) -> int:
+        """How many steps the call starting at ``step`` of the epoch runs: up to the next
+        multiple of ``per_call`` in the global step count, never past the epoch's full batches;
+        the partial last batch (a smaller shape) runs alone."""
+        full = count(self.x) // self.size
+        if step >= full:
+            return 1
+        return min(per_call - global_step % per_call, full - step)
+
+    def stacked(self, order: np.ndarray, step: int, steps: int) -> tuple:
+        """Batches ``step`` to ``step + steps - 1`` as ``(steps, size, ...)`` arrays: (x, y) or
+        (x, y, weights)."""
+        index = order[step * self.size : (step + steps) * self.size]
+        parts = [rows(self.x, index), rows(self.y, index)]
+        if self.weights is not None:
+            parts.append(self.weights[index])
+        return tuple(_in_steps(part, steps) for part in parts)
+
+
+def _poisoned(x: Arrays, epoch: int, step: int) -> Arrays:
+    """Stacked features with the batch that ``NNCTL_TEST_NAN_AT`` names, if any, as NaN."""
+    if not isinstance(x, np.ndarray):
+        return x
+    for i, batch in enumerate(x):
+        if (bad := poison(batch, "train", epoch, step + i)) is not batch:
+            x = x.copy()
+            x[i] = bad
+    return x
+
+
+def _in_steps(arrays: Arrays, steps: int) -> Arrays:
+    """``(steps * size, ...)`` rows as ``(steps, size, ...)``, for one array or each of a dict."""
+    if isinstance(arrays, dict):
+        return {name: _in_steps(array, steps) for name, array in arrays.items()}
+    return arrays.reshape(steps, -1, *arrays.shape[1:])
+
 
 class Loop:
     """Runs epochs from a ``TrainState``, checkpointing after every epoch, every ``every_steps``
@@ -65,6 +109,7 @@ class Loop:
         checkpointer: Checkpointer,
         every_steps: int | None,
         advice: str,
+        per_call: int = 1,
     ):
         keras = import_keras()
         import tensorflow as tf
@@ -75,13 +120,15 @@ class Loop:
             [*callbacks, self.recorder], model=model, epochs=epochs, steps=batches.steps
         )
         self.run_dir, self.epochs, self.checkpointer = run, epochs, checkpointer
-        self.every_steps, self.advice = every_steps, advice
+        self.every_steps, self.advice, self.per_call = every_steps, advice, per_call
         self.watched = finite.watched(model)
 
         def train_step(data):  # the step's logs, and the guard's one scalar over the weights
             return model.train_step(data), finite.weight_total(self.watched)
 
         self.train_step = tf.function(train_step, reduce_retracing=True)
+        self.train_steps = None  # several steps per call: compiled at the first call
+        self.names: list[str] = []  # the logs' names, in the order train_steps returns them
         self.stop = Stop()
 
     def run(self, state: TrainState) -> TrainState:
@@ -105,8 +152,8 @@ class Loop:
         if state.step == 0:
             self.model.reset_metrics()
         order = self.batches.order(epoch)
-        for step in range(state.step, self.batches.steps):
-            self._step(state, order, step)
+        while state.step < self.batches.steps:
+            self._call(state, order)
         self.callbacks.on_epoch_end(epoch, self._epoch_logs(epoch))  # may stop training
         for name, value in self.recorder.logs.items():  # as the callbacks left them
             state.history.setdefault(name, []).append(float(value))
@@ -117,26 +164,84 @@ class Loop:
         pause_point("epoch", until=self._signalled)
         self._stop_if_signalled(state)
 
-    def _step(self, state: TrainState, order: np.ndarray, step: int) -> None:
-        x, y, weights = self.batches.batch(order, step)
-        x = poison(x, "train", state.epoch, step)
-        poison_weights(self.model, state.epoch, step)
+    def _call(self, state: TrainState, order: np.ndarray) -> None:
+        """One compiled call of one or more steps, then the guard, callbacks and checkpoints."""
+        step = state.step
+        steps = self.batches.call_length(step, state.global_step, self.per_call)
+        for batch in range(step, step + steps):
+            poison_weights(self.model, state.epoch, batch)
         self.callbacks.on_train_batch_begin(step)
-        logs, total = self.train_step((x, y, weights))
-        logs = {name: float(v) for name, v in logs.items()}
-        state.step, state.global_step = step + 1, state.global_step + 1
-        where = f"at epoch {state.epoch + 1}, batch {step + 1}"
+        if self.per_call == 1:
+            logs, total, where = self._one_step(state, order, step)
+        else:
+            logs, total, where = self._several_steps(state, order, step, steps)
+        state.step, state.global_step = step + steps, state.global_step + steps
         finite.check(
-            logs, where, self.checkpointer, self.advice, variables=self.watched, total=float(total)
+            logs, where, self.checkpointer, self.advice, variables=self.watched, total=total
         )
-        self.callbacks.on_train_batch_end(step, logs)
-        pause_point("step", until=self._signalled)
+        self.callbacks.on_train_batch_end(step + steps - 1, logs)
+        pause_point("step", until=self._signalled, visits=steps)
         mid_epoch = state.step < self.batches.steps
         if self.stop.signum is not None:
             self.checkpointer.save(state)
             self._stop_if_signalled(state)
         elif self.every_steps and mid_epoch and state.global_step % self.every_steps == 0:
             self.checkpointer.save(state)
+
+    def _one_step(self, state: TrainState, order: np.ndarray, step: int) -> tuple:
+        """(logs, weight total, where) of one step, compiled on its own."""
+        x, y, weights = self.batches.batch(order, step)
+        x = poison(x, "train", state.epoch, step)
+        logs, total = self.train_step((x, y, weights))
+        logs = {name: float(v) for name, v in logs.items()}
+        return logs, float(total), f"at epoch {state.epoch + 1}, batch {step + 1}"
+
+    def _several_steps(self, state: TrainState, order: np.ndarray, step: int, steps: int):
+        """(logs, weight total, where) of ``steps`` steps in one call: the logs after the last
+        step, or after the first step whose logs are not finite, and that step."""
+        x, *rest = self.batches.stacked(order, step, steps)
+        data = (_poisoned(x, state.epoch, step), *rest)
+        if self.train_steps is None:
+            self.train_steps = self._compile(data)
+        values, total = self.train_steps(data)
+        values = np.asarray(values)  # (steps, logs)
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        last = int(bad[0]) if bad.size else steps - 1
+        logs = dict(zip(self.names, values[last].tolist(), strict=True))
+        if bad.size:  # the first step whose logs are not finite
+            return logs, float(total), f"at epoch {state.epoch + 1}, batch {step + last + 1}"
+        # the weights are summed once, after the call's last step: name the call's first batch
+        where = f"at epoch {state.epoch + 1}, batch {step + 1}"
+        if steps > 1:
+            where += f" (or a later one up to batch {step + steps}: one check per call)"
+        return logs, float(total), where
+
+    def _compile(self, data: tuple):
+        """One ``tf.function`` for any number of stacked batches of any size."""
+        import tensorflow as tf
+
+        def spec(array):
+            dtype = tf.string if array.dtype.kind in "OUS" else tf.as_dtype(array.dtype)
+            return tf.TensorSpec((None, None, *array.shape[2:]), dtype)
+
+        def train_steps(data):  # (steps, batch, ...) arrays -> (steps, logs) values, weight total
+            steps = tf.shape(tf.nest.flatten(data)[0])[0]
+
+            def body(i, values):
+                batch = tf.nest.map_structure(lambda a: a[i], data)
+                logs = self.model.train_step(batch if len(batch) == 3 else (*batch, None))
+                self.names = list(logs)
+                row = tf.stack([tf.cast(v, tf.float32) for v in logs.values()])
+                return i + 1, values.write(i, row)
+
+            values = tf.TensorArray(tf.float32, size=steps)
+            _, values = tf.while_loop(
+                lambda i, _: i < steps, body, (tf.constant(0), values), parallel_iterations=1
+            )
+            return values.stack(), finite.weight_total(self.watched)
+
+        signature = [tf.nest.map_structure(spec, data)]
+        return tf.function(train_steps, input_signature=signature)
 
     def _epoch_logs(self, epoch: int) -> dict[str, float]:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""

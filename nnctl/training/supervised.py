@@ -18,10 +18,22 @@ from nnctl.training.loop import Batches, Loop
 from nnctl.training.progress import PlainProgress, RichProgress
 from nnctl.training.state import Checkpointer
 
+AUTO_STEPS = (16, 8, 4, 2, 1)  # steps_per_call auto: the first that divides every_steps
+
 
 def checkpoint_options(spec: Spec) -> tuple[int | None, int]:
     """(every_steps, keep_last) from ``train.checkpoint``."""
     return spec.train.checkpoint.every_steps, spec.train.checkpoint.keep_last
+
+
+def steps_per_call(spec: Spec) -> int:
+    """``train.steps_per_call``, with ``auto`` resolved: the largest of ``AUTO_STEPS`` that
+    divides ``train.checkpoint.every_steps`` (checkpoints fall between calls)."""
+    given = spec.train.steps_per_call
+    if given != "auto":
+        return given
+    every = spec.train.checkpoint.every_steps
+    return next(k for k in AUTO_STEPS if every is None or every % k == 0)
 
 
 def steps_per_epoch(spec: Spec, dataset: Dataset) -> int:
@@ -64,6 +76,7 @@ def make_loop(
         checkpointer=checkpointer,
         every_steps=checkpoint_options(spec)[0],
         advice=mode_of(spec).advice,
+        per_call=steps_per_call(spec),
     )
 
 

@@ -20,7 +20,9 @@ class EarlyStopping(Section):
 
 class CheckpointSpec(Section):
     every_steps: PositiveInt | None = Field(
-        None, description="also checkpoint every N training steps (mid-epoch)"
+        None,
+        description="also checkpoint every N training steps (mid-epoch; a multiple of "
+        "steps_per_call)",
     )
     keep_last: PositiveInt = Field(
         3, description="checkpoints kept (the one a run resumed from is kept as well)"
@@ -53,6 +55,12 @@ class TrainSpec(Section):
     )
     checkpoint: CheckpointSpec = Field(
         default_factory=CheckpointSpec, description="checkpoints in RUN/checkpoints"
+    )
+    steps_per_call: PositiveInt | Literal["auto"] = Field(
+        1,
+        description="training steps in one compiled call; logs, callbacks' batch hooks, "
+        "signals and checkpoints act between calls. auto: the largest of 16, 8, 4, 2, 1 "
+        "that divides checkpoint.every_steps (measured fastest; bench/engine.py)",
     )
 
 

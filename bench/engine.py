@@ -1,0 +1,277 @@
+"""nnctl's training engine against the same model in plain Keras ``fit()``, whole processes.
+
+    python bench/engine.py [--repeats 3] [--only quickstart]
+
+For each spec (quickstart, batch 32; fashion_mnist_mlp, batch 128), four variants run as separate
+processes, alternated, ``--repeats`` times: nnctl at ``steps_per_call`` 1 and at its default,
+plain Keras ``fit()`` at the default ``steps_per_execution`` (1) and at its best one (the fastest
+of a short sweep run first). Each process reports its epoch times; the parent times the whole
+process (interpreter start, imports, data, build, training, final metrics, model file).
+Steady-state epoch time: the median of every epoch but the first (which traces the graphs).
+
+Both sides train on the same arrays: the Keras script loads them with nnctl's loader (same
+splits), builds the same layers, fits without validation, evaluates the test split and saves a
+``.keras`` file, as a user's script would. Writes bench/results/engine.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CASES = {  # name: (spec, train overrides)
+    "quickstart": ("quickstart.yaml", {"epochs": 20, "validation": 0.0, "early_stopping": None}),
+    "fashion_mnist_mlp": ("fashion_mnist_mlp.yaml", {"epochs": 4, "validation": 0.0}),
+}
+SWEEP_K = (1, 2, 4, 8, 16, 32, 64)  # steps per call / per execution tried in the sweeps
+SWEEP_EPOCHS = 3
+
+
+# ------------------------------------------------------------------------------ child processes
+def spec_file(case: str, directory: Path, **train) -> Path:
+    """The case's spec with its overrides (and ``train``) as a file in ``directory``."""
+    name, overrides = CASES[case]
+    data = yaml.safe_load((ROOT / "specs" / name).read_text())
+    data["train"] = {k: v for k, v in (data["train"] | overrides | train).items() if v is not None}
+    path = directory / f"{case}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def child_nnctl(spec: Path, out: Path) -> dict:
+    """``nnctl train SPEC`` in this process, with each epoch's time recorded."""
+    from nnctl.cli import main
+    from nnctl.training import progress
+
+    times, begin = [], progress.PlainProgress.on_epoch_begin
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.clock = time.perf_counter()
+        begin(self, epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        times.append(time.perf_counter() - self.clock)
+
+    progress.PlainProgress.on_epoch_begin = on_epoch_begin
+    progress.PlainProgress.on_epoch_end = on_epoch_end
+    assert main(["train", str(spec), "--out", str(out), "-q"]) == 0
+    return {"epochs": times}
+
+
+def child_keras(spec: Path, out: Path, per_execution: int) -> dict:
+    """The spec's network written in plain Keras, fit on the same arrays."""
+    from nnctl.data import load_dataset
+    from nnctl.keras_env import import_keras, set_seed
+    from nnctl.spec.validate import load_spec
+
+    keras = import_keras()
+    loaded, _ = load_spec(spec)
+    dataset = load_dataset(loaded.data, 0.0, loaded.seed, spec.parent)
+    set_seed(loaded.seed)
+    times = []
+    model = keras_model(keras, loaded, dataset.train.x.shape[1:])
+    model.compile(
+        optimizer=keras.optimizers.Adam(loaded.optimizer.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=per_execution,
+    )
+    clock = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: times.append(-time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: times.append(times.pop() + time.perf_counter()),
+    )
+    train, test = dataset.train, dataset.test
+    batch, epochs = loaded.train.batch_size, loaded.train.epochs
+    model.fit(train.x, train.y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[clock])
+    model.evaluate(test.x, test.y, batch_size=batch, verbose=0)
+    model.save(out / "model.keras")
+    return {"epochs": times}
+
+
+def keras_model(keras, spec, shape):
+    """The spec's layers (Dense, Dropout) after its scaling and flattening."""
+    scale = spec.data.preprocess.scale
+    layers = [keras.Input(shape), keras.layers.Rescaling(float(scale))]
+    if len(shape) > 1:
+        layers.append(keras.layers.Flatten())
+    for layer in spec.model.layers:
+        kind, args = layer.type, dict(layer.args)
+        if kind == "Dense":
+            layers.append(keras.layers.Dense(**args))
+        elif kind == "Dropout":
+            layers.append(keras.layers.Dropout(**args))
+        else:
+            raise ValueError(f"bench/engine.py builds Dense and Dropout only, not {kind}")
+    return keras.Sequential(layers)
+
+
+def child_sweep(case: str, side: str, directory: Path) -> dict:
+    """Steady-state epoch time at each of ``SWEEP_K``, one short run each, in this process."""
+    result = {}
+    for k in SWEEP_K:
+        out = directory / f"{side}-{k}"
+        out.mkdir()
+        if side == "keras":
+            spec = spec_file(case, directory, epochs=SWEEP_EPOCHS)
+            times = child_keras(spec, out, k)["epochs"]
+        else:
+            spec = spec_file(case, directory, epochs=SWEEP_EPOCHS, steps_per_call=k)
+            times = child_nnctl(spec, out / "run")["epochs"]
+        result[k] = statistics.median(times[1:])
+    return result
+
+
+def child(args: list[str]) -> None:
+    """``engine.py child KIND ...``: one measured process; its result as JSON on stdout's end."""
+    kind, *rest = args
+    if kind == "nnctl":
+        result = child_nnctl(Path(rest[0]), Path(rest[1]))
+    elif kind == "keras":
+        result = child_keras(Path(rest[0]), Path(rest[1]), int(rest[2]))
+    else:
+        result = child_sweep(rest[0], rest[1], Path(rest[2]))
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------------------------- the parent
+def measure(args: list) -> dict:
+    """Run ``engine.py child ARGS``; its result with the whole process's wall time."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "child", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"child {args} failed:\n{done.stderr[-3000:]}")
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    return json.loads(line.removeprefix("RESULT ")) | {"wall": wall}
+
+
+def sweep(case: str, side: str) -> dict[int, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(["sweep", case, side, tmp])
+    return {int(k): v for k, v in result.items() if k != "wall"}
+
+
+def run_case(case: str, repeats: int, default_k) -> dict:
+    """The four variants of one case, alternated ``repeats`` times."""
+    keras_sweep = sweep(case, "keras")
+    best = min(keras_sweep, key=keras_sweep.get)
+    nnctl_sweep = sweep(case, "nnctl")
+    variants = {
+        "nnctl steps_per_call=1": ("nnctl", 1),
+        f"nnctl steps_per_call={default_k} (default)": ("nnctl", default_k),
+        "keras fit steps_per_execution=1": ("keras", 1),
+        f"keras fit steps_per_execution={best} (best)": ("keras", best),
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, (side, k) in variants.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                tmp = Path(tmp)
+                if side == "nnctl":
+                    spec = spec_file(case, tmp, steps_per_call=k)
+                    runs[name].append(measure(["nnctl", spec, tmp / "run"]))
+                else:
+                    runs[name].append(measure(["keras", spec_file(case, tmp), tmp, k]))
+    summary = {
+        name: {
+            "epoch_s": statistics.median(statistics.median(r["epochs"][1:]) for r in rs),
+            "wall_s": statistics.median(r["wall"] for r in rs),
+            "runs_wall_s": [round(r["wall"], 2) for r in rs],
+            "runs_epoch_s": [round(statistics.median(r["epochs"][1:]), 4) for r in rs],
+        }
+        for name, rs in runs.items()
+    }
+    return {
+        "sweep_keras_epoch_s": keras_sweep,
+        "sweep_nnctl_epoch_s": nnctl_sweep,
+        "best_steps_per_execution": best,
+        "variants": summary,
+    }
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# Training engine: nnctl against plain Keras `fit()`",
+        "",
+        f"Measured {results['when']} on {results['machine']} ({results['cpus']} CPUs, shared "
+        "with other engineers' jobs: figures are noisy; medians of "
+        f"{results['repeats']} alternated repetitions). Reproduce: `python bench/engine.py`.",
+        "",
+        "Epoch: steady-state epoch time (median of epochs 2..N). Wall: the whole process "
+        "(start, imports, data, build, train, final metrics, model file). Ratios against "
+        "Keras at its best `steps_per_execution` (lower is better for nnctl).",
+    ]
+    for case, result in results["cases"].items():
+        variants = result["variants"]
+        best = next(v for name, v in variants.items() if name.endswith("(best)"))
+        lines += [
+            "",
+            f"## {case} ({results['settings'][case]})",
+            "",
+            "| variant | epoch (s) | wall (s) | epoch / Keras best | wall / Keras best |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, v in variants.items():
+            lines.append(
+                f"| {name} | {v['epoch_s']:.4f} | {v['wall_s']:.2f} | "
+                f"{v['epoch_s'] / best['epoch_s']:.2f} | {v['wall_s'] / best['wall_s']:.2f} |"
+            )
+        for side in ("nnctl", "keras"):
+            sweep_result = result[f"sweep_{side}_epoch_s"]
+            shown = ", ".join(f"{k}: {t:.4f}" for k, t in sweep_result.items())
+            lines.append("")
+            what = "steps_per_call" if side == "nnctl" else "steps_per_execution"
+            lines.append(f"Sweep, {side} epoch time (s) by {what} (one run each): {shown}.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["child"]:
+        return child(sys.argv[2:])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=sorted(CASES))
+    parser.add_argument("--default", default="auto", help="nnctl's default steps_per_call")
+    args = parser.parse_args()
+    default_k = args.default if args.default == "auto" else int(args.default)
+    results = {
+        "when": time.strftime("%Y-%m-%d"),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "shared": True,
+        "repeats": args.repeats,
+        "settings": {
+            case: ", ".join(f"{k}={v}" for k, v in overrides.items())
+            for case, (_, overrides) in CASES.items()
+        },
+        "cases": {},
+    }
+    for case in [args.only] if args.only else CASES:
+        results["cases"][case] = run_case(case, args.repeats, default_k)
+        print(json.dumps(results["cases"][case]["variants"], indent=1), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = f"-{args.only}" if args.only else ""
+    (RESULTS / f"engine{suffix}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"engine{suffix}.md").write_text(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
