@@ -15,7 +15,6 @@ import numpy as np
 
 from nnctl.build.submodels import split_at
 from nnctl.data import count, load_spec_data, rows
-from nnctl.data.task import Task
 from nnctl.data.text import model_input
 from nnctl.errors import NnctlError, UserError
 from nnctl.keras_env import import_keras, stderr_silenced
@@ -24,6 +23,7 @@ from nnctl.modes import mode_of
 from nnctl.predictors import predict_saved_model, predictor, require_onnx
 from nnctl.rundir import EXPORT, MODEL, VOCABULARIES, RunDir, atomic_path, load_run
 from nnctl.spec.schema import Spec
+from nnctl.task import Task
 from nnctl.testhooks import pause_point
 
 CHECK_BATCH = 64

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data import text
-from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.export import METADATA
 from nnctl.model_safety import Trust, guard
@@ -25,6 +24,7 @@ from nnctl.modes.seq2seq.strings import string_predictor
 from nnctl.predictors import Predictor, keras_predictor, predictor
 from nnctl.rundir import MODEL, SPEC, RunDir, atomic_path
 from nnctl.spec.validate import load_spec
+from nnctl.task import Task
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 FILE_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}

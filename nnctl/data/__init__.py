@@ -24,9 +24,9 @@ from nnctl.data.splits import (
     rows,
 )
 from nnctl.data.splits import one_hot as to_one_hot
-from nnctl.data.task import Task
 from nnctl.errors import DataError, UserError
 from nnctl.spec.schema import DataSpec, Spec
+from nnctl.task import Task
 
 __all__ = ["Arrays", "Dataset", "Split", "count", "load_dataset", "load_spec_data", "rows"]
 

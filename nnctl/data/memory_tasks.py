@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.data.splits import Raw
-from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.spec.schema import copy_length, recall_length
+from nnctl.task import Task
 
 MAX_VALUES = 2**28  # numbers in one array (1 GiB of float32): a spec must not exhaust memory
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data.splits import Raw
-from nnctl.data.task import Task
+from nnctl.task import Task
 
 SUNSPOTS = Path(__file__).with_name("sunspots.csv")  # its source and licence are in its header
 

@@ -15,9 +15,9 @@ import sklearn.datasets
 
 from nnctl.data import files, memory_tasks, series, string_pairs, text
 from nnctl.data.splits import Raw
-from nnctl.data.task import Task
 from nnctl.errors import UserError
 from nnctl.spec.schema import MEMORY_TASKS, DataCommon
+from nnctl.task import Task
 
 BUNDLED = {"digits": "load_digits", "iris": "load_iris", "breast_cancer": "load_breast_cancer"}
 KERAS = {"mnist", "fashion_mnist", "cifar10", "imdb"}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from nnctl.data.task import Task
 from nnctl.errors import UserError
+from nnctl.task import Task
 
 MAX_CLASSES = 1000  # a float target with more distinct integral values is taken as regression
 Arrays = np.ndarray | dict[str, np.ndarray]  # one array, or one per model input or output

@@ -14,8 +14,8 @@ import numpy as np
 
 from nnctl.data import files
 from nnctl.data.splits import Raw
-from nnctl.data.task import Task
 from nnctl.errors import UserError
+from nnctl.task import Task
 
 TASK = Task.SEQ2SEQ
 MONTHS = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]

@@ -20,8 +20,8 @@ import numpy as np
 
 from nnctl.data import files
 from nnctl.data.splits import Pair, Raw
-from nnctl.data.task import Task
 from nnctl.errors import UserError
+from nnctl.task import Task
 
 ACL_IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 HOW_TO_GET = (

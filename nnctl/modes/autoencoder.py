@@ -18,7 +18,7 @@ class Autoencoder(Mode):
 
         from nnctl.build.model import preprocessed_view
         from nnctl.data import Split
-        from nnctl.data.task import Task
+        from nnctl.task import Task
 
         view = preprocessed_view(model)
         parts = {}

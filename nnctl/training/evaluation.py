@@ -10,11 +10,11 @@ import numpy as np
 
 from nnctl.data import Dataset, Split, count, load_spec_data
 from nnctl.data.series import naive_forecast_mse
-from nnctl.data.task import Task
 from nnctl.data.text import model_input
 from nnctl.errors import UserError
 from nnctl.rundir import RunDir
 from nnctl.spec.schema import Spec
+from nnctl.task import Task
 
 SPLITS = ("train", "validation", "test")
 EXAMPLES = 8  # seq2seq examples shown

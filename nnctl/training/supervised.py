@@ -8,11 +8,11 @@ import sys
 import numpy as np
 
 from nnctl.data import Dataset, count
-from nnctl.data.task import Task
 from nnctl.modes import mode_of
 from nnctl.rundir import RunDir
 from nnctl.spec.catalog import suggest
 from nnctl.spec.schema import Spec
+from nnctl.task import Task
 from nnctl.training.callbacks import run_callbacks
 from nnctl.training.loop import Batches, Loop
 from nnctl.training.progress import PlainProgress, RichProgress

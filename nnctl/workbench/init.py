@@ -21,6 +21,7 @@ import yaml
 from nnctl.errors import UserError
 from nnctl.spec.columns import column_problem
 from nnctl.spec.schema import DATA_SOURCES
+from nnctl.task import Task
 
 TEMPLATES = ("mlp", "cnn", "lstm", "autoencoder")
 TASKS = ("classification", "regression")
@@ -203,7 +204,7 @@ def _task(values: list[str], task: str | None, label: str) -> tuple[str, int | N
     if task is None:
         few = whole and len(distinct) <= FEW_CLASSES
         task = "classification" if not numbers or few else "regression"
-    if task == "regression":
+    if task == Task.REGRESSION:
         if not numbers:
             word = next(v for v in values if not _is_number(v))
             raise UserError(f"--task regression: the target {label!r} holds words ({word!r})")
@@ -263,7 +264,7 @@ def layers(template: str, data: Data) -> list[str]:
         body = _lstm(shape)
     else:
         body = ["Dense: {units: 64, activation: relu}", "Dense: {units: 64, activation: relu}"]
-    if data.task == "classification":
+    if data.task == Task.CLASSIFICATION:
         output = (
             f"Dense: {{units: {data.classes}, activation: softmax}}  # one probability per class"
         )
@@ -324,7 +325,7 @@ def render(path: Path, data: Data, template: str) -> str:
     """The spec's text, commented line by line."""
     if template == "autoencoder":
         loss, metrics = "mse  # reconstruction error", "[mae]"
-    elif data.task == "classification":
+    elif data.task == Task.CLASSIFICATION:
         loss = "sparse_categorical_crossentropy  # class indices against the softmax"
         metrics = "[accuracy]"
     else:

@@ -45,7 +45,7 @@ class ActorCritic(Mode):
         return ExportTarget(policy_model(spec, model), sample, named=False)
 
     def predictor(self, run):
-        from nnctl.data.task import Task
         from nnctl.modes.actor_critic.play import policy_predictor
+        from nnctl.task import Task
 
         return policy_predictor(run), Task.POLICY

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from nnctl.build.optimizer import make_optimizer
-from nnctl.data.task import Task
 from nnctl.keras_env import set_seed
 from nnctl.modes import mode_of
 from nnctl.modes.actor_critic import env as envs
@@ -34,6 +33,7 @@ from nnctl.rundir import (
     write_text,
 )
 from nnctl.spec.schema import Spec
+from nnctl.task import Task
 from nnctl.testhooks import pause_point, poison_weights
 from nnctl.training import callbacks, finite
 from nnctl.training.curves import plot_episodes

@@ -30,7 +30,7 @@ class Gan(Mode):
 
     def prepare(self, spec, dataset, model):
         """The task is generation: class labels serve only the scorer."""
-        from nnctl.data.task import Task
+        from nnctl.task import Task
 
         return dataclasses.replace(dataset, task=Task.GENERATION)
 

@@ -68,7 +68,7 @@ class Seq2Seq(Mode):
         return ExportTarget(model, strings=True)
 
     def predictor(self, run):
-        from nnctl.data.task import Task
         from nnctl.modes.seq2seq.strings import run_predictor
+        from nnctl.task import Task
 
         return run_predictor(run), Task.SEQ2SEQ

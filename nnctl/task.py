@@ -1,4 +1,5 @@
-"""What a model predicts, as the data (or the training mode) decides it."""
+"""What a model predicts, as the data (or the training mode) decides it: a module of its own,
+importing nothing, so that commands that need no data (``nnctl init``) can name tasks too."""
 
 from __future__ import annotations
 
