@@ -192,7 +192,7 @@ def table(result: Predictions) -> tuple[list[str], list[list]]:
     if result.task == Task.SEQ2SEQ:
         pairs = zip(result.names, outputs, strict=True)
         return ["sample", "output"], [[name, str(output[0])] for name, output in pairs]
-    if result.task not in (Task.CLASSIFICATION, Task.POLICY):  # a policy: the likeliest action
+    if result.task is None or not Task(result.task).labelled:  # policy: the likeliest action
         columns = (
             ["prediction"]
             if outputs.shape[1] == 1

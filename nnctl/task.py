@@ -16,3 +16,8 @@ class Task(StrEnum):
     SEQ2SEQ = "seq2seq"  # strings to strings
     MULTIPLE = "multiple"  # several named inputs or targets: each taken as given
     POLICY = "policy"  # an actor-critic's action probabilities
+
+    @property
+    def labelled(self) -> bool:
+        """Whether outputs are scores per class (or action), read as a label and its scores."""
+        return self in (Task.CLASSIFICATION, Task.POLICY)

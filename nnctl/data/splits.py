@@ -73,7 +73,7 @@ def label_classes(raw: Raw) -> tuple[str, np.ndarray | None, list[str] | None]:
             "words (class labels); one set is words and the other numbers"
         )
     task = raw.task or infer_task(np.concatenate(ys))
-    if task in (Task.REGRESSION, Task.SEQ2SEQ):
+    if not task.labelled:  # regression, string pairs: no classes to number
         return task, None, None
     if raw.class_names is not None:
         return task, np.arange(len(raw.class_names)), raw.class_names
