@@ -2,12 +2,13 @@
 from any checkpoint, even mid-epoch, continues exactly as it would have without interruption.
 
 Steps run ``per_call`` at a time inside one compiled call (a ``tf.while_loop`` over the call's
-batches stacked as ``(steps, batch, ...)``), and everything Python does (logs, callbacks'
-batch hooks, the divergence guard, signals, checkpoints) happens between calls. Calls end at
-every multiple of ``per_call`` in the run's global step count, so a checkpoint every
-``every_steps`` (a multiple of it) always falls between calls, and a resumed run makes the same
-calls as an uninterrupted one; the first call of an epoch runs up to the next multiple, the last
-full batches of an epoch make a shorter call, and a partial last batch is a call of its own.
+batches stacked as ``(steps, batch, ...)``, which a ``tf.data`` pipeline gathers and prefetches:
+``nnctl.training.pipeline``), and everything Python does (logs, callbacks' batch hooks, the
+divergence guard, signals, checkpoints) happens between calls. Calls end at every multiple of
+``per_call`` in the run's global step count, so a checkpoint every ``every_steps`` (a multiple of
+it) always falls between calls, and a resumed run makes the same calls as an uninterrupted one;
+the first call of an epoch runs up to the next multiple, the last full batches of an epoch make a
+shorter call, and a partial last batch is a call of its own.
 
 Keras's callbacks (early stopping, reduce-on-plateau, TensorBoard, progress) are driven as
 ``model.fit`` drives them; the epoch's metrics are Keras's own running means.
@@ -16,17 +17,19 @@ Keras's callbacks (early stopping, reduce-on-plateau, TensorBoard, progress) are
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from nnctl.data import Arrays, Split, count, rows
+from nnctl.data import Arrays, Split, count
 from nnctl.data.text import model_input
 from nnctl.keras_env import import_keras
 from nnctl.rundir import HISTORY, RunDir, write_text
-from nnctl.testhooks import pause_point, poison, poison_targets, poison_weights
+from nnctl.testhooks import NAN_AT, pause_point, poison, poison_targets, poison_weights
 from nnctl.training import finite
 from nnctl.training.callbacks import history_csv
+from nnctl.training.pipeline import Pipeline
 from nnctl.training.signals import Stop, interrupted, interruptible
 from nnctl.training.state import Checkpointer, TrainState
 
@@ -51,10 +54,10 @@ class Batches:
             return np.arange(count(self.x))
         return np.random.default_rng([self.seed, epoch]).permutation(count(self.x))
 
-    def batch(self, order: np.ndarray, step: int) -> tuple:
-        index = order[step * self.size : (step + 1) * self.size]
-        weights = None if self.weights is None else self.weights[index]
-        return rows(self.x, index), rows(self.y, index), weights
+    @property
+    def parts(self) -> tuple:
+        """What each step trains on: (x, y) or (x, y, weights)."""
+        return (self.x, self.y) if self.weights is None else (self.x, self.y, self.weights)
 
     def call_length(self, step: int, global_step: int, per_call: int) -> int:
         """How many steps the call starting at ``step`` of the epoch runs: up to the next
@@ -65,32 +68,26 @@ class Batches:
             return 1
         return min(per_call - global_step % per_call, full - step)
 
-    def stacked(self, order: np.ndarray, step: int, steps: int) -> tuple:
-        """Batches ``step`` to ``step + steps - 1`` as ``(steps, size, ...)`` arrays: (x, y) or
-        (x, y, weights)."""
-        index = order[step * self.size : (step + steps) * self.size]
-        parts = [rows(self.x, index), rows(self.y, index)]
-        if self.weights is not None:
-            parts.append(self.weights[index])
-        return tuple(_in_steps(part, steps) for part in parts)
+    def plan(self, step: int, global_step: int, per_call: int) -> list[tuple[int, int]]:
+        """The rest of the epoch from ``step`` as calls, ``(first batch, steps)`` each."""
+        calls = []
+        while step < self.steps:
+            steps = self.call_length(step, global_step, per_call)
+            calls.append((step, steps))
+            step, global_step = step + steps, global_step + steps
+        return calls
 
 
-def _poisoned(x: Arrays, epoch: int, step: int) -> Arrays:
-    """Stacked features with the batch that ``NNCTL_TEST_NAN_AT`` names, if any, as NaN."""
-    if not isinstance(x, np.ndarray):
-        return x
+def _poisoned(data: tuple, epoch: int, step: int) -> tuple:
+    """A call's input with the batch that ``NNCTL_TEST_NAN_AT`` names, if any, as NaN features."""
+    if not os.environ.get(NAN_AT, "").startswith("train:") or isinstance(data[0], dict):
+        return data
+    x = data[0].numpy()
     for i, batch in enumerate(x):
         if (bad := poison(batch, "train", epoch, step + i)) is not batch:
             x = x.copy()
             x[i] = bad
-    return x
-
-
-def _in_steps(arrays: Arrays, steps: int) -> Arrays:
-    """``(steps * size, ...)`` rows as ``(steps, size, ...)``, for one array or each of a dict."""
-    if isinstance(arrays, dict):
-        return {name: _in_steps(array, steps) for name, array in arrays.items()}
-    return arrays.reshape(steps, -1, *arrays.shape[1:])
+    return (x, *data[1:])
 
 
 class Loop:
@@ -112,8 +109,6 @@ class Loop:
         per_call: int = 1,
     ):
         keras = import_keras()
-        import tensorflow as tf
-
         self.model, self.batches, self.validation = model, batches, validation
         self.displays, self.recorder = callbacks, _Recorder()
         self.callbacks = keras.callbacks.CallbackList(
@@ -123,11 +118,8 @@ class Loop:
         self.every_steps, self.advice, self.per_call = every_steps, advice, per_call
         self.watched = finite.watched(model)
 
-        def train_step(data):  # the step's logs, and the guard's one scalar over the weights
-            return model.train_step(data), finite.weight_total(self.watched)
-
-        self.train_step = tf.function(train_step, reduce_retracing=True)
-        self.train_steps = None  # several steps per call: compiled at the first call
+        self.pipeline = Pipeline(batches.parts, batches.size)
+        self.train_steps = self._compile(self.pipeline.element_spec)
         self.names: list[str] = []  # the logs' names, in the order train_steps returns them
         self.stop = Stop()
 
@@ -151,9 +143,10 @@ class Loop:
         self.callbacks.on_epoch_begin(epoch)
         if state.step == 0:
             self.model.reset_metrics()
-        order = self.batches.order(epoch)
-        while state.step < self.batches.steps:
-            self._call(state, order)
+        plan = self.batches.plan(state.step, state.global_step, self.per_call)
+        calls = self.pipeline.calls(self.batches.order(epoch), plan)
+        for (step, steps), data in zip(plan, calls, strict=True):
+            self._call(state, step, steps, data)
         self.callbacks.on_epoch_end(epoch, self._epoch_logs(epoch))  # may stop training
         for name, value in self.recorder.logs.items():  # as the callbacks left them
             state.history.setdefault(name, []).append(float(value))
@@ -164,21 +157,22 @@ class Loop:
         pause_point("epoch", until=self._signalled)
         self._stop_if_signalled(state)
 
-    def _call(self, state: TrainState, order: np.ndarray) -> None:
-        """One compiled call of one or more steps, then the guard, callbacks and checkpoints."""
-        step = state.step
-        steps = self.batches.call_length(step, state.global_step, self.per_call)
+    def _call(self, state: TrainState, step: int, steps: int, data: tuple) -> None:
+        """One compiled call of ``steps`` steps from batch ``step`` of the epoch, then the guard,
+        callbacks and checkpoints."""
         for batch in range(step, step + steps):
             poison_weights(self.model, state.epoch, batch)
         self.callbacks.on_train_batch_begin(step)
-        if self.per_call == 1:
-            logs, total, where = self._one_step(state, order, step)
-        else:
-            logs, total, where = self._several_steps(state, order, step, steps)
+        values, total = self.train_steps(_poisoned(data, state.epoch, step))
+        values = np.asarray(values)  # (steps, logs): the one read-back of the call
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        last = int(bad[0]) if bad.size else steps - 1
+        logs = dict(zip(self.names, values[last].tolist(), strict=True))
         state.step, state.global_step = step + steps, state.global_step + steps
         finite.check(
-            logs, where, self.checkpointer, self.advice, variables=self.watched, total=total
-        )
+            logs, self._where(state.epoch, step, steps, bad), self.checkpointer, self.advice,
+            variables=self.watched, total=float(total),
+        )  # fmt: skip
         self.callbacks.on_train_batch_end(step + steps - 1, logs)
         pause_point("step", until=self._signalled, visits=steps)
         mid_epoch = state.step < self.batches.steps
@@ -188,41 +182,20 @@ class Loop:
         elif self.every_steps and mid_epoch and state.global_step % self.every_steps == 0:
             self.checkpointer.save(state)
 
-    def _one_step(self, state: TrainState, order: np.ndarray, step: int) -> tuple:
-        """(logs, weight total, where) of one step, compiled on its own."""
-        x, y, weights = self.batches.batch(order, step)
-        x = poison(x, "train", state.epoch, step)
-        logs, total = self.train_step((x, y, weights))
-        logs = {name: float(v) for name, v in logs.items()}
-        return logs, float(total), f"at epoch {state.epoch + 1}, batch {step + 1}"
-
-    def _several_steps(self, state: TrainState, order: np.ndarray, step: int, steps: int):
-        """(logs, weight total, where) of ``steps`` steps in one call: the logs after the last
-        step, or after the first step whose logs are not finite, and that step."""
-        x, *rest = self.batches.stacked(order, step, steps)
-        data = (_poisoned(x, state.epoch, step), *rest)
-        if self.train_steps is None:
-            self.train_steps = self._compile(data)
-        values, total = self.train_steps(data)
-        values = np.asarray(values)  # (steps, logs)
-        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-        last = int(bad[0]) if bad.size else steps - 1
-        logs = dict(zip(self.names, values[last].tolist(), strict=True))
-        if bad.size:  # the first step whose logs are not finite
-            return logs, float(total), f"at epoch {state.epoch + 1}, batch {step + last + 1}"
-        # the weights are summed once, after the call's last step: name the call's first batch
-        where = f"at epoch {state.epoch + 1}, batch {step + 1}"
+    @staticmethod
+    def _where(epoch: int, step: int, steps: int, bad: np.ndarray) -> str:
+        """Where a call's logs or weights stopped being finite: the first step whose logs are not,
+        or (the weights are summed once, after the call's last step) the call's batches."""
+        if bad.size:
+            return f"at epoch {epoch + 1}, batch {step + int(bad[0]) + 1}"
+        where = f"at epoch {epoch + 1}, batch {step + 1}"
         if steps > 1:
             where += f" (or a later one up to batch {step + steps}: one check per call)"
-        return logs, float(total), where
+        return where
 
-    def _compile(self, data: tuple):
+    def _compile(self, signature):
         """One ``tf.function`` for any number of stacked batches of any size."""
         import tensorflow as tf
-
-        def spec(array):
-            dtype = tf.string if array.dtype.kind in "OUS" else tf.as_dtype(array.dtype)
-            return tf.TensorSpec((None, None, *array.shape[2:]), dtype)
 
         def train_steps(data):  # (steps, batch, ...) arrays -> (steps, logs) values, weight total
             steps = tf.shape(tf.nest.flatten(data)[0])[0]
@@ -240,8 +213,7 @@ class Loop:
             )
             return values.stack(), finite.weight_total(self.watched)
 
-        signature = [tf.nest.map_structure(spec, data)]
-        return tf.function(train_steps, input_signature=signature)
+        return tf.function(train_steps, input_signature=[signature])
 
     def _epoch_logs(self, epoch: int) -> dict[str, float]:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""
