@@ -2,16 +2,20 @@
 
     python bench/engine.py [--repeats 3] [--only quickstart]
 
-For each spec (quickstart, batch 32; fashion_mnist_mlp, batch 128), four variants run as separate
-processes, alternated, ``--repeats`` times: nnctl at ``steps_per_call`` 1 and at its default,
+For each spec (quickstart, batch 32; fashion_mnist_mlp, batch 128; rotated_digits, a CNN, batch
+32; lstm_sunspots, an LSTM, batch 16), four variants run as separate processes, alternated,
+``--repeats`` times: nnctl at ``steps_per_call`` 1 and at its default,
 plain Keras ``fit()`` at the default ``steps_per_execution`` (1) and at its best one (the fastest
 of a short sweep run first). Each process reports its epoch times; the parent times the whole
-process (interpreter start, imports, data, build, training, final metrics, model file).
-Steady-state epoch time: the median of every epoch but the first (which traces the graphs).
+process (interpreter start, imports, data, build, training, final metrics, model file) and
+reads the process's peak resident memory. Steady-state epoch time: the median of every epoch but
+the first (which traces the graphs).
 
-Both sides train on the same arrays: the Keras script loads them with nnctl's loader (same
-splits), builds the same layers, fits without validation, evaluates the test split and saves a
-``.keras`` file, as a user's script would. Writes bench/results/engine.{json,md}.
+Both sides train the same model on the same arrays: the Keras script loads them with nnctl's
+loader (same splits), builds the model with nnctl's builder (same layers and preprocessing), then
+compiles, fits without validation, evaluates the test split and saves a ``.keras`` file in plain
+Keras, as a user's script would. Writes bench/results/engine.{json,md}; ``--only CASE`` measures
+one case and replaces just its section.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,9 +36,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+ALONE = {"validation": 0.0, "early_stopping": None}  # training only, a fixed number of epochs
 CASES = {  # name: (spec, train overrides)
-    "quickstart": ("quickstart.yaml", {"epochs": 20, "validation": 0.0, "early_stopping": None}),
+    "quickstart": ("quickstart.yaml", {"epochs": 20} | ALONE),
     "fashion_mnist_mlp": ("fashion_mnist_mlp.yaml", {"epochs": 4, "validation": 0.0}),
+    "rotated_digits": ("rotated_digits.yaml", {"epochs": 10} | ALONE),  # a CNN
+    "lstm_sunspots": ("lstm_sunspots.yaml", {"epochs": 30} | ALONE),  # an LSTM
 }
 SWEEP_K = (1, 2, 4, 8, 16, 32, 64)  # steps per call / per execution tried in the sweeps
 SWEEP_EPOCHS = 3
@@ -71,7 +79,9 @@ def child_nnctl(spec: Path, out: Path) -> dict:
 
 
 def child_keras(spec: Path, out: Path, per_execution: int) -> dict:
-    """The spec's network written in plain Keras, fit on the same arrays."""
+    """The spec's model, built by nnctl's builder, compiled and fit in plain Keras on the same
+    arrays."""
+    from nnctl.build import build_model
     from nnctl.data import load_dataset
     from nnctl.keras_env import import_keras, set_seed
     from nnctl.spec.validate import load_spec
@@ -81,40 +91,23 @@ def child_keras(spec: Path, out: Path, per_execution: int) -> dict:
     dataset = load_dataset(loaded.data, 0.0, loaded.seed, spec.parent)
     set_seed(loaded.seed)
     times = []
-    model = keras_model(keras, loaded, dataset.train.x.shape[1:])
+    train, test = dataset.train, dataset.test
+    model = build_model(loaded, train.x)
     model.compile(
         optimizer=keras.optimizers.Adam(loaded.optimizer.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=loaded.loss,
+        metrics=loaded.metrics,
         steps_per_execution=per_execution,
     )
     clock = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: times.append(-time.perf_counter()),
         on_epoch_end=lambda epoch, logs: times.append(times.pop() + time.perf_counter()),
     )
-    train, test = dataset.train, dataset.test
     batch, epochs = loaded.train.batch_size, loaded.train.epochs
     model.fit(train.x, train.y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[clock])
     model.evaluate(test.x, test.y, batch_size=batch, verbose=0)
     model.save(out / "model.keras")
     return {"epochs": times}
-
-
-def keras_model(keras, spec, shape):
-    """The spec's layers (Dense, Dropout) after its scaling and flattening."""
-    scale = spec.data.preprocess.scale
-    layers = [keras.Input(shape), keras.layers.Rescaling(float(scale))]
-    if len(shape) > 1:
-        layers.append(keras.layers.Flatten())
-    for layer in spec.model.layers:
-        kind, args = layer.type, dict(layer.args)
-        if kind == "Dense":
-            layers.append(keras.layers.Dense(**args))
-        elif kind == "Dropout":
-            layers.append(keras.layers.Dropout(**args))
-        else:
-            raise ValueError(f"bench/engine.py builds Dense and Dropout only, not {kind}")
-    return keras.Sequential(layers)
 
 
 def child_sweep(case: str, side: str, directory: Path) -> dict:
@@ -142,7 +135,8 @@ def child(args: list[str]) -> None:
         result = child_keras(Path(rest[0]), Path(rest[1]), int(rest[2]))
     else:
         result = child_sweep(rest[0], rest[1], Path(rest[2]))
-    print("RESULT " + json.dumps(result), flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print("RESULT " + json.dumps(result | {"peak_mib": peak / 1024}), flush=True)
 
 
 # ---------------------------------------------------------------------------------- the parent
@@ -166,7 +160,7 @@ def measure(args: list) -> dict:
 def sweep(case: str, side: str) -> dict[int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(["sweep", case, side, tmp])
-    return {int(k): v for k, v in result.items() if k != "wall"}
+    return {int(k): v for k, v in result.items() if k not in ("wall", "peak_mib")}
 
 
 def run_case(case: str, repeats: int, default_k) -> dict:
@@ -194,6 +188,7 @@ def run_case(case: str, repeats: int, default_k) -> dict:
         name: {
             "epoch_s": statistics.median(statistics.median(r["epochs"][1:]) for r in rs),
             "wall_s": statistics.median(r["wall"] for r in rs),
+            "peak_mib": statistics.median(r["peak_mib"] for r in rs),
             "runs_wall_s": [round(r["wall"], 2) for r in rs],
             "runs_epoch_s": [round(statistics.median(r["epochs"][1:]), 4) for r in rs],
         }
@@ -211,7 +206,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# Training engine: nnctl against plain Keras `fit()`",
         "",
-        f"Measured {results['when']} on {results['machine']} ({results['cpus']} CPUs, shared "
+        f"Measured on {results['machine']} ({results['cpus']} CPUs, shared "
         "with other engineers' jobs: figures are noisy; medians of "
         f"{results['repeats']} alternated repetitions). Reproduce: `python bench/engine.py`.",
         "",
@@ -226,13 +221,20 @@ def markdown(results: dict) -> str:
             "",
             f"## {case} ({results['settings'][case]})",
             "",
-            "| variant | epoch (s) | wall (s) | epoch / Keras best | wall / Keras best |",
-            "|---|---:|---:|---:|---:|",
+            f"Measured {result.get('when', 'before peak memory was recorded')}.",
+            "",
+            "| variant | epoch (s) | wall (s) | peak memory (MiB) | epoch / Keras best "
+            "| wall / Keras best | memory / Keras best |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, v in variants.items():
+            peak, best_peak = v.get("peak_mib"), best.get("peak_mib")
+            memory = f"{peak:.0f} | " if peak else "– | "
+            ratio = f"{peak / best_peak:.2f}" if peak and best_peak else "–"
             lines.append(
-                f"| {name} | {v['epoch_s']:.4f} | {v['wall_s']:.2f} | "
-                f"{v['epoch_s'] / best['epoch_s']:.2f} | {v['wall_s'] / best['wall_s']:.2f} |"
+                f"| {name} | {v['epoch_s']:.4f} | {v['wall_s']:.2f} | {memory}"
+                f"{v['epoch_s'] / best['epoch_s']:.2f} | {v['wall_s'] / best['wall_s']:.2f} | "
+                f"{ratio} |"
             )
         for side in ("nnctl", "keras"):
             sweep_result = result[f"sweep_{side}_epoch_s"]
@@ -252,8 +254,9 @@ def main() -> None:
     parser.add_argument("--default", default="auto", help="nnctl's default steps_per_call")
     args = parser.parse_args()
     default_k = args.default if args.default == "auto" else int(args.default)
-    results = {
-        "when": time.strftime("%Y-%m-%d"),
+    path = RESULTS / "engine.json"
+    results = json.loads(path.read_text()) if path.is_file() else {"cases": {}}
+    results |= {
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "shared": True,
@@ -262,15 +265,14 @@ def main() -> None:
             case: ", ".join(f"{k}={v}" for k, v in overrides.items())
             for case, (_, overrides) in CASES.items()
         },
-        "cases": {},
     }
     for case in [args.only] if args.only else CASES:
-        results["cases"][case] = run_case(case, args.repeats, default_k)
-        print(json.dumps(results["cases"][case]["variants"], indent=1), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = f"-{args.only}" if args.only else ""
-    (RESULTS / f"engine{suffix}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / f"engine{suffix}.md").write_text(markdown(results))
+        measured = run_case(case, args.repeats, default_k) | {"when": time.strftime("%Y-%m-%d")}
+        results["cases"][case] = measured
+        print(json.dumps(measured["variants"], indent=1), flush=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=1) + "\n")  # each case as soon as it is done
+        (RESULTS / "engine.md").write_text(markdown(results))
 
 
 if __name__ == "__main__":
