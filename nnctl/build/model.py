@@ -18,6 +18,7 @@ from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
 from nnctl.build.targets import target_shape
+from nnctl.data.stream import FileRows
 from nnctl.errors import NnctlError
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
@@ -211,13 +212,11 @@ def _preprocess(spec: Spec, x, train_x: np.ndarray):
     if spec.data is None:  # actor_critic: observations as the environment gives them
         return x
     prep = spec.data.preprocess
-    sample = train_x.astype("float32") if prep.scale or prep.standardize else train_x
     if prep.scale:
         x = keras.layers.Rescaling(prep.scale, name="preprocess_scale")(x)
-        sample = sample * prep.scale
     if prep.standardize:
-        axes = tuple(range(1, sample.ndim))
-        mean, variance = sample.mean(axis=0), sample.var(axis=0)
+        axes = tuple(range(1, train_x.ndim))
+        mean, variance = _moments(train_x, prep.scale or 1)
         norm = keras.layers.Normalization(
             axis=axes, mean=mean, variance=variance, name="preprocess_standardize"
         )
@@ -227,6 +226,16 @@ def _preprocess(spec: Spec, x, train_x: np.ndarray):
     if prep.reshape:
         x = _reshape(spec, x, prep.reshape)
     return x
+
+
+def _moments(train_x, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and variance of the training features times ``scale`` (streamed ones
+    read a chunk at a time)."""
+    if isinstance(train_x, FileRows):
+        mean, variance = train_x.moments()
+        return mean * scale, variance * scale**2
+    sample = train_x.astype("float32") * scale if scale != 1 else train_x.astype("float32")
+    return sample.mean(axis=0), sample.var(axis=0)
 
 
 def _reshape(spec: Spec, x, shape: list[int]):

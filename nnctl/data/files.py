@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data.splits import Pair, Raw, count
+from nnctl.data.stream import FileRows, NpyFile
 from nnctl.errors import DataError, UserError
 from nnctl.spec.columns import column_problem
 
@@ -264,10 +265,18 @@ def read_npz(path: Path, keys: dict[str, str], key: str) -> dict[str, np.ndarray
 
 
 def load_npy(spec, base_dir: Path, key: str) -> Raw:
-    """Features and targets from two .npy files."""
-    x = read_npy(resolve(spec.path, base_dir, f"{key}.path"), f"{key}.path")
+    """Features and targets from two .npy files; with ``stream``, the features as ``FileRows``
+    (read a batch at a time), checked in one pass over the file."""
+    path = resolve(spec.path, base_dir, f"{key}.path")
     y = read_npy(resolve(spec.target_path, base_dir, f"{key}.target_path"), f"{key}.target_path")
-    return file_raw((x, y), None, f"{key}: {spec.path}, {spec.target_path}")
+    what = f"{key}: {spec.path}, {spec.target_path}"
+    if not spec.stream:
+        return file_raw((read_npy(path, f"{key}.path"), y), None, what)
+    x = FileRows(NpyFile.open(path, f"{key}.path"))
+    _, y = checked(np.zeros((len(y), 1), "float32"), y, what)  # the targets' checks
+    if len(x) != len(y):
+        raise UserError(f"{what}: {len(x)} feature rows but {len(y)} targets; they must match")
+    return Raw(x, y)
 
 
 def read_npy(path: Path, key: str) -> np.ndarray:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from nnctl.data.stream import FileRows
 from nnctl.errors import UserError
 from nnctl.task import Task
 
@@ -192,9 +193,12 @@ def fingerprint(parts: dict[str, Pair | None], words: list[str] | None = None) -
     return digest.hexdigest()
 
 
-def _contents(array: np.ndarray) -> bytes | np.ndarray:
+def _contents(array: np.ndarray | FileRows) -> bytes | np.ndarray:
     """The array's data; text (an object array of strings) as each string's length and UTF-8,
-    since the bytes of an object array are addresses that change from run to run."""
+    since the bytes of an object array are addresses that change from run to run; streamed rows
+    as their file's digest and the rows taken (the file is not read again)."""
+    if isinstance(array, FileRows):
+        return f"{array.file.digest}:".encode() + array.rows.astype("<i8").tobytes()
     if array.dtype != object:
         return np.ascontiguousarray(array)
     return b"".join(f"{len(s)}:{s}".encode() for s in array.ravel().tolist())

@@ -10,11 +10,11 @@ import numpy as np
 
 from nnctl.data import Dataset, Split, count, load_spec_data
 from nnctl.data.series import naive_forecast_mse
-from nnctl.data.text import model_input
 from nnctl.errors import UserError
 from nnctl.rundir import RunDir
 from nnctl.spec.schema import Spec
 from nnctl.task import Task
+from nnctl.training.pipeline import keras_data
 
 SPLITS = ("train", "validation", "test")
 EXAMPLES = 8  # seq2seq examples shown
@@ -38,8 +38,8 @@ def split_metrics(model, split: Split, batch_size: int) -> dict[str, float]:
     """``model.evaluate`` in inference mode, as a plain dict of floats."""
     if count(split.x) == 0:
         return {}
-    x = model_input(split.x)  # text as string tensors
-    results = model.evaluate(x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
+    data = keras_data(split.x, split.y, batch_size)
+    results = model.evaluate(**data, verbose=0, return_dict=True)
     return {name: float(value) for name, value in results.items()}
 
 
@@ -64,7 +64,7 @@ def evaluate_split(mode, spec: Spec, model, run: RunDir, split: str) -> Report:
 
 
 def _add_classification(report: Report, model, part: Split, dataset: Dataset, batch: int) -> None:
-    scores = np.asarray(model.predict(model_input(part.x), batch_size=batch, verbose=0))
+    scores = np.asarray(model.predict(**keras_data(part.x, None, batch), verbose=0))
     k = dataset.num_classes or scores.shape[-1]
     predicted = (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(-1)
     truth = part.y.argmax(-1) if part.y.ndim > 1 else part.y.astype(int).reshape(-1)

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnctl.data import Arrays, Split, count
-from nnctl.data.text import model_input
 from nnctl.keras_env import import_keras
 from nnctl.rundir import HISTORY, RunDir, write_text
 from nnctl.testhooks import NAN_AT, pause_point, poison, poison_targets, poison_weights
 from nnctl.training import finite
 from nnctl.training.callbacks import history_csv
-from nnctl.training.pipeline import Pipeline
+from nnctl.training.pipeline import Pipeline, keras_data
 from nnctl.training.signals import Stop, interrupted, interruptible
 from nnctl.training.state import Checkpointer, TrainState
 
@@ -219,11 +218,10 @@ class Loop:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""
         logs = {name: float(v) for name, v in self.model.get_metrics_result().items()}
         if self.validation is not None and count(self.validation.x):
-            x = model_input(poison(self.validation.x, "validation", epoch))
+            x = poison(self.validation.x, "validation", epoch)
             y = poison_targets(self.validation.y, epoch)
-            results = self.model.evaluate(
-                x, y, batch_size=self.batches.size, verbose=0, return_dict=True
-            )
+            data = keras_data(x, y, self.batches.size)
+            results = self.model.evaluate(**data, verbose=0, return_dict=True)
             validation = {f"val_{name}": float(v) for name, v in results.items()}
             where = f"at epoch {epoch + 1} (validation)"
             finite.check(validation, where, self.checkpointer, self.advice)

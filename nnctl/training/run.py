@@ -12,6 +12,7 @@ for the modes that learn from a dataset, ``actor_critic.Agent`` for episodes in 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -143,10 +144,17 @@ def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dic
     write_json(run.file(METRICS), metrics)
     with atomic_path(run.file(CURVES)) as tmp:
         trainer.plot(state, tmp)
-    info |= {"finished": now(), "seconds": round(time.perf_counter() - clock, 2), **summary}
+    seconds = round(time.perf_counter() - clock, 2)
+    info |= {"finished": now(), "seconds": seconds, "peak_memory_mib": peak_memory_mib(), **summary}
     write_json(run.file(RUN_INFO), info)
     run.seal()
     return metrics
+
+
+def peak_memory_mib() -> float:
+    """This process's peak resident memory so far (file pages read through the page cache, as
+    streamed data is, are not in it)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _resumed_info(run: RunDir, checkpoint_name: str, changes: list[str]) -> dict[str, Any]:

@@ -225,6 +225,11 @@ class Npy(DataCommon):
     source: Literal["npy"] = Field(description="two NumPy .npy files")
     path: str = Field(description="features .npy")
     target_path: str = Field(description="targets .npy")
+    stream: bool = Field(
+        False,
+        description="read feature rows from the file as batches need them instead of loading "
+        "it: data larger than memory (C-ordered numbers; targets are loaded)",
+    )
     files: ClassVar[tuple[str, ...]] = ("path", "target_path")
 
 

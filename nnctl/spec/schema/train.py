@@ -57,10 +57,11 @@ class TrainSpec(Section):
         default_factory=CheckpointSpec, description="checkpoints in RUN/checkpoints"
     )
     steps_per_call: PositiveInt | Literal["auto"] = Field(
-        1,
+        "auto",
         description="training steps in one compiled call; logs, callbacks' batch hooks, "
         "signals and checkpoints act between calls. auto: the largest of 16, 8, 4, 2, 1 "
-        "that divides checkpoint.every_steps (measured fastest; bench/engine.py)",
+        "that divides checkpoint.every_steps (measured fastest; bench/engine.py); 1: one step "
+        "per call",
     )
 
 
