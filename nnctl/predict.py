@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl.data import text
+from nnctl.data.images import IMAGE_SUFFIXES, images_in, read_image
 from nnctl.errors import UserError
 from nnctl.export import METADATA
 from nnctl.model_safety import Trust, guard
@@ -26,7 +27,6 @@ from nnctl.rundir import MODEL, SPEC, RunDir, atomic_path
 from nnctl.spec.validate import load_spec
 from nnctl.task import Task
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 FILE_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
 
 
@@ -155,21 +155,13 @@ def _numeric(row: list[str]) -> bool:
 
 def read_images(folder: Path, shape: tuple) -> tuple[np.ndarray, list[str]]:
     """Every image in ``folder`` (sorted by name), converted and resized to the model's input:
-    (H, W) or (H, W, 1) grayscale, (H, W, 3) RGB, or a flat square grayscale (H*W,)."""
-    from PIL import Image
-
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    (H, W) or (H, W, 1) grayscale, (H, W, 3) RGB, or a flat square grayscale (H*W,); as
+    ``source: image_folder`` reads them for training."""
+    files = images_in(folder)
     if not files:
         raise UserError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     mode, size = _image_layout(shape, folder)
-    images = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                pixels = np.asarray(image.convert(mode).resize(size), dtype="float32")
-        except OSError as exc:
-            raise UserError(f"{path}: not a readable image ({exc})") from None
-        images.append(pixels.reshape(shape))
+    images = [read_image(path, mode, size).reshape(shape) for path in files]
     return np.stack(images), [p.name for p in files]
 
 

@@ -123,8 +123,9 @@ def _learnable_file(directory, rows: int, features: int) -> int:
 @pytest.mark.slow
 def test_memory_stays_flat_when_the_file_is_larger_than_it(tmp_path):
     """A 400 MB file against an 80 MB one, same batches: training's peak resident memory grows by
-    less than a quarter of the difference (loading the file would take it and a copy as a tensor;
-    streamed, memory depends on the batch and steps per call, not on the file)."""
+    less than half the difference (loading the file would take it and a copy as a tensor, twice
+    the difference; streamed, memory depends on the batch and steps per call, not on the file:
+    measured 13-51 MB of the 320 MB difference)."""
     spec = (
         SPEC.replace("units: 10", "units: 2")
         .replace("epochs: 3, batch_size: 64", "epochs: 1, batch_size: 256")
@@ -142,5 +143,5 @@ def test_memory_stays_flat_when_the_file_is_larger_than_it(tmp_path):
         peaks[rows] = info["peak_memory_mib"] * 2**20
         metrics = json.loads((directory / "run" / "metrics.json").read_text())
     assert sizes[100_000] > 400e6
-    assert peaks[100_000] - peaks[20_000] < (sizes[100_000] - sizes[20_000]) / 4, (peaks, sizes)
+    assert peaks[100_000] - peaks[20_000] < (sizes[100_000] - sizes[20_000]) / 2, (peaks, sizes)
     assert metrics["test"]["accuracy"] > 0.9  # the big file's model learned the rule

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import sklearn.datasets
 
-from nnctl.data import files, memory_tasks, series, string_pairs, text
+from nnctl.data import files, images, memory_tasks, series, string_pairs, text
 from nnctl.data.splits import Raw
 from nnctl.errors import UserError
 from nnctl.spec.schema import MEMORY_TASKS, DataCommon
@@ -21,7 +21,13 @@ from nnctl.task import Task
 
 BUNDLED = {"digits": "load_digits", "iris": "load_iris", "breast_cancer": "load_breast_cancer"}
 KERAS = {"mnist", "fashion_mnist", "cifar10", "imdb"}
-FILES = {"csv": files.load_csv, "npz": files.load_npz, "npy": files.load_npy, "idx": files.load_idx}
+FILES = {
+    "csv": files.load_csv,
+    "npz": files.load_npz,
+    "npy": files.load_npy,
+    "idx": files.load_idx,
+    "image_folder": images.load_image_folder,
+}
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 FASHION_FILES = (
     "train-images-idx3-ubyte.gz",

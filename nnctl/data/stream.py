@@ -1,13 +1,15 @@
-"""Features read from their file as batches need them, never held whole: data larger than memory.
+"""Features read from their files as batches need them, never held whole: data larger than memory.
 
-``FileRows`` stands for the rows of a ``.npy`` file (``data.stream: true``). Splitting, capping and
+``FileRows`` stands for the rows of a ``Store``: a ``.npy`` file (``data.stream: true``) or a folder
+of images (``source: image_folder``, ``nnctl.data.images``). Splitting, capping and
 selecting rows give views (the file and a row index), so the data layer's code works on it as on
 an array; reading happens in ``read``, a batch at a time, with positioned reads (``os.pread``)
-that go through the page cache rather than into the process's memory, as a memory map would.
+that go through the page cache, not into the process's memory (a memory map's pages would count
+in it).
 ``np.asarray`` reads a view whole: right for a batch, and the way to a small file's array.
 
-The one full pass over the file (``scan``) hashes it for the run's data fingerprint and checks
-every value is finite, a chunk at a time; training then reads each row once an epoch.
+The one full pass over a ``.npy`` file (``NpyFile.scan``) hashes it for the run's data fingerprint
+and checks every value is finite, a chunk at a time; training then reads each row once an epoch.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from nnctl.errors import UserError
+from nnctl.errors import DataError
 
 CHUNK = 1 << 24  # bytes read at a time by ``scan``
 HEADERS = {
@@ -28,9 +31,20 @@ HEADERS = {
 }
 
 
+class Store(Protocol):
+    """Where streamed rows come from: a file of rows, a folder of images."""
+
+    shape: tuple[int, ...]  # of all its rows
+    dtype: np.dtype  # of what ``read`` returns
+    digest: str  # sha256 of its layout and contents, for the data fingerprint
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (store positions, in that order)."""
+
+
 @dataclass(frozen=True)
 class NpyFile:
-    """A ``.npy`` file's layout, from its header."""
+    """A ``.npy`` file's layout, from its header; rows read with ``os.pread``."""
 
     path: Path
     offset: int  # where the first row starts
@@ -44,37 +58,77 @@ class NpyFile:
 
     @classmethod
     def open(cls, path: Path, key: str) -> NpyFile:
+        """The file's layout, checked, and its digest (one pass over the file)."""
         try:
             with open(path, "rb") as file:
                 version = np.lib.format.read_magic(file)
                 read_header = HEADERS.get(version)
                 if read_header is None:
                     raise ValueError(f".npy format version {version} is not supported")
-                header = read_header(file)
+                shape, fortran, dtype = read_header(file)
                 offset = file.tell()
         except (OSError, ValueError) as e:
-            raise UserError(f"{key}: cannot read {path} as a .npy file ({e})") from None
-        shape, fortran, dtype = header
+            raise DataError(key, f"cannot read {path} as a .npy file ({e})") from None
         if fortran or dtype.hasobject or dtype.kind not in "biuf" or len(shape) < 2:
-            raise UserError(
-                f"{key}: {path}: data.stream reads C-ordered arrays of numbers, one row per "
+            raise DataError(
+                key,
+                f"{path}: data.stream reads C-ordered arrays of numbers, one row per "
                 f"sample (shape (samples, features...)); this one is "
                 f"{'Fortran-ordered ' if fortran else ''}{dtype} of shape {shape} (save it with "
-                "numpy.save(path, np.ascontiguousarray(x)))"
+                "numpy.save(path, np.ascontiguousarray(x)))",
             )
         expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if path.stat().st_size < expected:
-            raise UserError(f"{key}: {path} is truncated: its header promises {shape} {dtype}")
+            raise DataError(key, f"{path} is truncated: its header promises {shape} {dtype}")
         layout = cls(path, offset, dtype, tuple(shape))
-        return cls(path, offset, dtype, tuple(shape), FileRows(layout).scan(key))
+        return cls(path, offset, dtype, tuple(shape), layout.scan(key))
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows``, in that order: one positioned read per run of consecutive rows."""
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        size = self.row_bytes
+        with open(self.path, "rb", buffering=0) as file:
+            start = 0
+            while start < len(ordered):
+                end = start + 1
+                while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
+                    end += 1
+                at = self.offset + int(ordered[start]) * size
+                data = os.pread(file.fileno(), (end - start) * size, at)
+                out[order[start:end]] = np.frombuffer(data, self.dtype).reshape(
+                    end - start, *self.shape[1:]
+                )
+                start = end
+        return out
+
+    def scan(self, key: str) -> str:
+        """sha256 of the file's layout and bytes, read once in chunks; refuses NaN and infinity
+        as the loaded sources do."""
+        digest = hashlib.sha256(f"{self.dtype.str}{self.shape};".encode())
+        size = self.row_bytes
+        per_chunk = max(1, CHUNK // max(size, 1))
+        with open(self.path, "rb", buffering=0) as file:
+            for first in range(0, self.shape[0], per_chunk):
+                n = min(per_chunk, self.shape[0] - first)
+                data = os.pread(file.fileno(), n * size, self.offset + first * size)
+                digest.update(data)
+                values = np.frombuffer(data, self.dtype)
+                if values.dtype.kind == "f" and not np.isfinite(values).all():
+                    raise DataError(
+                        key,
+                        f"{self.path}: rows {first}-{first + n - 1} contain NaN or "
+                        "infinite values; clean the data first",
+                    )
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class FileRows:
-    """Rows ``index`` of a ``.npy`` file (all of them when ``index`` is None), as float32 (or the
-    file's dtype for integers kept as they are)."""
+    """Rows ``index`` of a ``Store`` (all of them when ``index`` is None), as float32."""
 
-    file: NpyFile
+    file: Store
     index: np.ndarray | None = None
     dtype: np.dtype = field(default=np.dtype("float32"))
     ndim: int = field(init=False)
@@ -91,7 +145,7 @@ class FileRows:
 
     @property
     def rows(self) -> np.ndarray:
-        """The file rows this view stands for."""
+        """The store's rows this view stands for."""
         return np.arange(self.file.shape[0]) if self.index is None else self.index
 
     def __getitem__(self, key) -> FileRows:
@@ -104,58 +158,20 @@ class FileRows:
         return self.read(np.arange(len(self))).astype(dtype or self.dtype, copy=False)
 
     def read(self, index: np.ndarray) -> np.ndarray:
-        """Rows ``index`` of this view (in that order), read from the file."""
-        wanted = self.rows[np.asarray(index, dtype=np.int64)]
-        order = np.argsort(wanted, kind="stable")
-        out = np.empty((len(wanted), *self.file.shape[1:]), self.file.dtype)
-        size, begin = self.file.row_bytes, self.file.offset
-        with open(self.file.path, "rb", buffering=0) as file:
-            fd, start = file.fileno(), 0
-            ordered = wanted[order]
-            while start < len(ordered):  # one read per run of consecutive rows
-                end = start + 1
-                while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
-                    end += 1
-                data = os.pread(fd, (end - start) * size, begin + int(ordered[start]) * size)
-                out[order[start:end]] = np.frombuffer(data, self.file.dtype).reshape(
-                    end - start, *self.file.shape[1:]
-                )
-                start = end
-        return out.astype(self.dtype, copy=False)
-
-    def scan(self, key: str) -> str:
-        """sha256 of the file (its layout and bytes), read once in chunks; refuses NaN and
-        infinity as the in-memory sources do."""
-        digest = hashlib.sha256(f"{self.file.dtype.str}{self.file.shape};".encode())
-        size = self.file.row_bytes
-        per_chunk = max(1, CHUNK // max(size, 1))
-        with open(self.file.path, "rb", buffering=0) as file:
-            for first in range(0, self.file.shape[0], per_chunk):
-                n = min(per_chunk, self.file.shape[0] - first)
-                data = os.pread(file.fileno(), n * size, self.file.offset + first * size)
-                digest.update(data)
-                values = np.frombuffer(data, self.file.dtype)
-                if values.dtype.kind == "f" and not np.isfinite(values).all():
-                    raise UserError(
-                        f"{key}: {self.file.path}: rows {first}-{first + n - 1} contain NaN or "
-                        "infinite values; clean the data first"
-                    )
-        return digest.hexdigest()
+        """Rows ``index`` of this view (in that order), read from the store."""
+        rows = self.rows[np.asarray(index, dtype=np.int64)]
+        return self.file.read(rows).astype(self.dtype, copy=False)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature mean and variance of these rows, a chunk at a time (float64 sums)."""
         total = np.zeros(self.file.shape[1:])
         squares = np.zeros(self.file.shape[1:])
-        per_chunk = max(1, CHUNK // max(self.file.row_bytes, 1))
+        row_bytes = int(np.prod(self.file.shape[1:], dtype=np.int64)) * 4
+        per_chunk = max(1, CHUNK // max(row_bytes, 1))
         for first in range(0, len(self), per_chunk):
             chunk = self.read(np.arange(first, min(first + per_chunk, len(self)))).astype("f8")
             total += chunk.sum(axis=0)
             squares += (chunk**2).sum(axis=0)
-        mean = total / max(len(self), 1)
-        return mean.astype("float32"), np.maximum(squares / max(len(self), 1) - mean**2, 0).astype(
-            "float32"
-        )
-
-
-def is_streamed(x) -> bool:
-    return isinstance(x, FileRows)
+        n = max(len(self), 1)
+        mean, variance = total / n, np.maximum(squares / n - (total / n) ** 2, 0)
+        return mean.astype("float32"), variance.astype("float32")

@@ -18,6 +18,7 @@ from nnctl.data.text import model_input
 from nnctl.keras_env import import_keras
 
 PREFETCH = 1  # calls gathered ahead of the one training
+PARALLEL = 2  # calls gathered at once (a fixed number: memory stays bounded by the batch size)
 
 
 class Pipeline:
@@ -55,7 +56,7 @@ class Pipeline:
             )
 
         calls = tf.data.Dataset.from_tensor_slices((first, steps))
-        calls = calls.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        calls = calls.map(fetch, num_parallel_calls=PARALLEL, deterministic=True)
         return iter(calls.prefetch(PREFETCH))
 
     def rows(self, index):

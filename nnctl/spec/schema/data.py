@@ -233,6 +233,26 @@ class Npy(DataCommon):
     files: ClassVar[tuple[str, ...]] = ("path", "target_path")
 
 
+class ImageFolder(DataCommon):
+    source: Literal["image_folder"] = Field(
+        description="a folder with one subfolder of images per class (PNG, JPEG, BMP, GIF), "
+        "decoded and resized as batches need them"
+    )
+    path: str = Field(description="the folder, relative to the spec")
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
+        description="[height, width] every image is resized to"
+    )
+    color: Literal["rgb", "grayscale"] = Field("rgb", description="rgb: 3 channels; grayscale: 1")
+    test_path: str | None = Field(
+        None, description="a folder of the same class subfolders: the test split"
+    )
+    files: ClassVar[tuple[str, ...]] = ("path", "test_path")
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        channels = 3 if self.color == "rgb" else 1
+        return (*self.image_size, channels), "float32"
+
+
 class Idx(DataCommon):
     source: Literal["idx"] = Field(description="IDX files (MNIST format), gzipped or not")
     images: str = Field(description="training images file")
@@ -328,7 +348,8 @@ class AssociativeRecall(DataCommon):
 
 DataSpec = Annotated[
     Digits | Iris | BreastCancer | MakeRegression | MakeClassification | MakeMoons
-    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | Addition | Dates | TextPairs
+    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | ImageFolder | Addition | Dates
+    | TextPairs
     | CopyTask | AssociativeRecall,
     Field(discriminator="source"),
 ]  # fmt: skip
