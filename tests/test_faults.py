@@ -65,12 +65,14 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("first-epoch", "step:5"),  # resumes from the checkpoint written before step 1
-    Scenario("mid-epoch", "step:30"),  # epoch 2, batch 9: resumes from epoch 1's checkpoint
+    # steps_per_call auto (16): calls end at global steps 16, 21 | 32, 42 | 48, ...; a pause at
+    # step N comes after the call that runs it, so step:30 is epoch 2, batch 11 (global step 32)
+    Scenario("mid-epoch", "step:30"),  # epoch 2, batch 11: resumes from epoch 1's checkpoint
     Scenario("between-epochs", "epoch:3", corrupt=True),
     Scenario("checkpoint-write", "checkpoint-write:3"),  # epoch 2's checkpoint, half-written
     Scenario("after-training", "finalize"),  # trained, model not yet written
     Scenario("sigterm", "step:30", signal.SIGTERM, 143, resume="train"),
-    Scenario("sigint", "step:45", signal.SIGINT, 130, resume=None),
+    Scenario("sigint", "step:45", signal.SIGINT, 130, resume=None),  # epoch 3, batch 6
     Scenario("step-checkpoint", "step:30", every_steps=8),  # resumes from batch 3's checkpoint
 ]
 RESUMED = [s for s in SCENARIOS if s.resume] + [Scenario("corrupt-latest", "")]
@@ -195,7 +197,7 @@ def test_corrupt_latest_checkpoint_falls_back_with_a_warning(played):
 
 
 @pytest.mark.parametrize(
-    ("id", "name", "batch"), [("sigterm", "SIGTERM", 9), ("sigint", "SIGINT", 3)]
+    ("id", "name", "batch"), [("sigterm", "SIGTERM", 11), ("sigint", "SIGINT", 6)]
 )
 def test_signal_finishes_the_step_commits_and_says_how_to_resume(played, id, name, batch):
     from nnctl.training.checkpoint import Checkpoint, damage

@@ -126,11 +126,10 @@ def test_every_steps_must_be_a_multiple_of_steps_per_call(write_spec, cli):
 
 @pytest.mark.parametrize(
     ("keys", "expected"),
-    [({}, 1), ({"steps_per_call": "auto"}, 16),
-     ({"steps_per_call": "auto", "checkpoint": "{every_steps: 12}"}, 4),
+    [({}, 16), ({"checkpoint": "{every_steps: 12}"}, 4), ({"steps_per_call": 1}, 1),
      ({"steps_per_call": 3}, 3), ({"steps_per_call": "auto", "checkpoint": "{every_steps: 7}"}, 1)],
 )  # fmt: skip
-def test_auto_divides_every_steps_and_the_default_is_one(write_spec, keys, expected):
+def test_auto_divides_every_steps_and_is_the_default(write_spec, keys, expected):
     from nnctl.training.supervised import steps_per_call
 
     spec, _ = load_spec(write_spec(with_train(FAULTS, **keys)))
