@@ -17,6 +17,7 @@ from nnctl.build.keras_errors import explain
 from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
+from nnctl.build.paths import in_spec
 from nnctl.build.targets import target_shape
 from nnctl.errors import NnctlError
 from nnctl.keras_env import import_keras
@@ -121,6 +122,8 @@ class _Graph:
             kind = type(layer).__name__ if layer is not None else node.layer.keras_class
             raise self.spec.error(where, f"{kind}: {explain(exc, f'got {got}')}") from None
         name = node.name or f"{self.section}[{index}]"
+        named = node.name or getattr(node.layer, "args", {}).get("name")  # by the user
+        in_spec(layer, named or name)  # its checkpoints' path, however Keras numbered it
         self.tensors[name], self.layers[name], self.last = y, layer, name
         self.origin[name] = f"model.{self.section}[{index}]"
 
