@@ -9,26 +9,16 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import DIGITS_TRAINING
 
 from nnctl.training import checkpoint
 
 pytestmark = pytest.mark.slow
 
-SPEC = """
-name: paths
-seed: 5
-data:
-  source: digits
-  preprocess: {scale: 1/16}
-model:
-  layers:
-    - Dense: {units: 16, activation: relu, name: hidden}
-    - Dropout: 0.1
-    - Dense: {units: 10, activation: softmax}
-loss: sparse_categorical_crossentropy
-metrics: [accuracy]
-train: {epochs: 2, batch_size: 256}
-"""
+# A named layer, an unnamed one and a Dropout (its random state), two epochs.
+SPEC = DIGITS_TRAINING.replace("relu}", "relu, name: hidden}\n    - Dropout: 0.1").replace(
+    "epochs: 1", "epochs: 2"
+)
 
 
 def _build_others() -> None:
