@@ -22,6 +22,7 @@ from nnctl.build.targets import target_shape
 from nnctl.errors import NnctlError
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
+from nnctl.spec.text import TEXT_LAYERS
 
 LIST_INPUT = MERGES | {"Attention", "AdditiveAttention"}
 PREPROCESS_LAYERS = ("preprocess_scale", "preprocess_standardize", "preprocess_flatten",
@@ -133,7 +134,18 @@ class _Graph:
             return self.layers.get(node.share) or self._missing(node.share, (*where, "share"))
         spec_layer = _with_sizes(node.layer, self.sizes)
         self._count(spec_layer, xs, where)
-        return make_layer(spec_layer, name=node.name)
+        return make_layer(spec_layer, name=node.name, dtype=self._dtype(node, where[-1]))
+
+    def _dtype(self, node: NodeSpec, index: int) -> str | None:
+        """``train.mixed_precision``'s policy for a hidden layer; float32 for a layer whose output
+        is the model's (softmax and loss stay stable) and for text layers (strings in)."""
+        policy = self.spec.train.mixed_precision
+        if policy == "none" or node.layer.keras_class in TEXT_LAYERS:
+            return None
+        model = self.spec.model
+        last = index == len(model.graph) - 1
+        output = node.name in model.outputs if model.outputs else last
+        return "float32" if output else policy
 
     def _count(self, layer: LayerSpec, xs, where) -> None:
         if too_much_state := state_too_large(layer):
@@ -253,6 +265,8 @@ def compile_model(model, spec: Spec, steps_per_epoch: int) -> None:
         metrics = {o: [nnctl_layers.metric(n) for n in by_output.get(o, [])] for o in outputs}
     else:
         metrics = [nnctl_layers.metric(name) for name in spec.metrics]  # nnctl's, or Keras's
+    if spec.train.mixed_precision == "mixed_float16":  # float16 gradients underflow unscaled
+        optimizer = import_keras().optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer, loss=make_loss(spec), loss_weights=spec.loss_weights, metrics=metrics
     )

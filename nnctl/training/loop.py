@@ -110,6 +110,7 @@ class Loop:
         every_steps: int | None,
         advice: str,
         per_call: int = 1,
+        jit_compile: bool = False,  # XLA-compile the steps (train.jit_compile)
     ):
         keras = import_keras()
         import tensorflow as tf
@@ -121,12 +122,13 @@ class Loop:
         )
         self.run_dir, self.epochs, self.checkpointer = run, epochs, checkpointer
         self.every_steps, self.advice, self.per_call = every_steps, advice, per_call
+        self.jit_compile = jit_compile
         self.watched = finite.watched(model)
 
         def train_step(data):  # the step's logs, and the guard's one scalar over the weights
             return model.train_step(data), finite.weight_total(self.watched)
 
-        self.train_step = tf.function(train_step, reduce_retracing=True)
+        self.train_step = tf.function(train_step, reduce_retracing=True, jit_compile=jit_compile)
         self.train_steps = None  # several steps per call: compiled at the first call
         self.names: list[str] = []  # the logs' names, in the order train_steps returns them
         self.stop = Stop()
@@ -241,7 +243,7 @@ class Loop:
             return values.stack(), finite.weight_total(self.watched)
 
         signature = [tf.nest.map_structure(spec, data)]
-        return tf.function(train_steps, input_signature=signature)
+        return tf.function(train_steps, input_signature=signature, jit_compile=self.jit_compile)
 
     def _epoch_logs(self, epoch: int) -> dict[str, float]:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""
