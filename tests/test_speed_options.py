@@ -150,3 +150,22 @@ def test_deterministic_is_recorded_and_gives_the_same_weights(tmp_path, write_sp
                for run in runs)  # fmt: skip
     for a, b in zip(*map(_weights, runs), strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_mixed_float16_run_resumes_to_the_same_weights(tmp_path, write_spec, cli):
+    """The loss scale and its step counter are checkpointed with the inner optimizer's slots."""
+    import shutil
+
+    text = DIGITS_TRAINING.replace("epochs: 1", "epochs: 2")
+    _train(cli, write_spec, tmp_path / "run", text, "train.mixed_precision=mixed_float16")
+    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    shutil.rmtree(tmp_path / "copy" / "checkpoints" / "ckpt-e0002-s000000")
+    sets = ("--set", "train.mixed_precision=mixed_float16")
+    code, _, err = cli("train", tmp_path / "spec.yaml", "--out", tmp_path / "copy", "--resume",
+                       "-q", *sets)  # fmt: skip
+    assert code == 0, err
+    _, meta = checkpoint.read(checkpoint.committed(tmp_path / "copy" / "checkpoints")[0])
+    assert {"optimizer/dynamic_scale", "optimizer/inner/iteration"} <= set(meta["variables"])
+    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "copy"), strict=True):
+        assert np.array_equal(a, b)

@@ -14,6 +14,9 @@ sits in the spec:
   variable a slot belongs to, then the slot: ``optimizer/hidden/kernel/momentum``; the others
   by name: ``optimizer/iteration`` (a loss-scale optimizer's inner one: ``optimizer/inner/...``);
 - metric variables: ``metrics/`` and the metric's path: ``metrics/loss/total``.
+
+The walk reads Keras's own lists (``_trainable_variables``, ``_seed_generators``, ``_layers``,
+an optimizer's ``_variables``) in the order ``Layer.variables`` and ``Optimizer.variables`` do.
 """
 
 from __future__ import annotations
