@@ -41,10 +41,23 @@ def import_keras():
     return keras
 
 
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic or, with
+    ``deterministic`` false, let them pick faster kernels (the switch is process-wide, so it is
+    set either way: an earlier run in this process may have turned it on)."""
     keras = import_keras()
     import tensorflow as tf
+    from tensorflow.python.framework import config  # the switch off has no public name
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        config.disable_op_determinism()
+
+
+def deterministic() -> bool:
+    """Whether TensorFlow runs its ops deterministically in this process now."""
+    from tensorflow.python.framework import config
+
+    return bool(config.is_op_determinism_enabled())

@@ -11,19 +11,23 @@ from nnctl.spec.schema import NESTED_LAYER_ARGS, LayerSpec
 REGULARIZER_CLASSES = {"l1": "L1", "l2": "L2", "l1l2": "L1L2"}
 
 
-def make_layer(layer: LayerSpec, name: str | None = None):
-    """Instantiate the Keras layer a spec entry names, resolving nnctl's short forms."""
+def make_layer(layer: LayerSpec, name: str | None = None, dtype: str | None = None):
+    """Instantiate the Keras layer a spec entry names, resolving nnctl's short forms; ``dtype``:
+    its dtype policy (``mixed_float16``...) unless the entry gives one, for the layers it wraps
+    too."""
     keras = import_keras()
     cls = nnctl_layers.layer_class(layer.keras_class) or getattr(keras.layers, layer.keras_class)
-    args = {key: _resolve_arg(key, value) for key, value in layer.args.items()}
+    args = {key: _resolve_arg(key, value, dtype) for key, value in layer.args.items()}
     if name and "name" not in args:
         args["name"] = name
+    if dtype and "dtype" not in args:
+        args["dtype"] = dtype
     return cls(**args)
 
 
-def _resolve_arg(key: str, value: Any) -> Any:
+def _resolve_arg(key: str, value: Any, dtype: str | None) -> Any:
     if key in NESTED_LAYER_ARGS and value is not None:
-        return make_layer(LayerSpec.model_validate(value))
+        return make_layer(LayerSpec.model_validate(value), dtype=dtype)
     if key.endswith("regularizer") and value is not None:
         return regularizer(value)
     if key.endswith("initializer") and isinstance(value, dict):

@@ -17,11 +17,13 @@ from nnctl.build.keras_errors import explain
 from nnctl.build.layers import make_layer
 from nnctl.build.limits import estimated_parameters, state_too_large, too_large
 from nnctl.build.optimizer import make_loss, make_optimizer
+from nnctl.build.paths import in_spec
 from nnctl.build.targets import target_shape
 from nnctl.data.stream import FileRows
 from nnctl.errors import NnctlError
 from nnctl.keras_env import import_keras
 from nnctl.spec.schema import INPUT_NAME, MERGES, LayerSpec, NodeSpec, Spec
+from nnctl.spec.text import TEXT_LAYERS
 
 LIST_INPUT = MERGES | {"Attention", "AdditiveAttention"}
 PREPROCESS_LAYERS = ("preprocess_scale", "preprocess_standardize", "preprocess_flatten",
@@ -122,6 +124,8 @@ class _Graph:
             kind = type(layer).__name__ if layer is not None else node.layer.keras_class
             raise self.spec.error(where, f"{kind}: {explain(exc, f'got {got}')}") from None
         name = node.name or f"{self.section}[{index}]"
+        named = node.name or getattr(node.layer, "args", {}).get("name")  # by the user
+        in_spec(layer, named or name)  # its checkpoints' path, however Keras numbered it
         self.tensors[name], self.layers[name], self.last = y, layer, name
         self.origin[name] = f"model.{self.section}[{index}]"
 
@@ -131,7 +135,18 @@ class _Graph:
             return self.layers.get(node.share) or self._missing(node.share, (*where, "share"))
         spec_layer = _with_sizes(node.layer, self.sizes)
         self._count(spec_layer, xs, where)
-        return make_layer(spec_layer, name=node.name)
+        return make_layer(spec_layer, name=node.name, dtype=self._dtype(node, where[-1]))
+
+    def _dtype(self, node: NodeSpec, index: int) -> str | None:
+        """``train.mixed_precision``'s policy for a hidden layer; float32 for a layer whose output
+        is the model's (softmax and loss stay stable) and for text layers (strings in)."""
+        policy = self.spec.train.mixed_precision
+        if policy == "none" or node.layer.keras_class in TEXT_LAYERS:
+            return None
+        model = self.spec.model
+        last = index == len(model.graph) - 1
+        output = node.name in model.outputs if model.outputs else last
+        return "float32" if output else policy
 
     def _count(self, layer: LayerSpec, xs, where) -> None:
         if too_much_state := state_too_large(layer):
@@ -259,6 +274,8 @@ def compile_model(model, spec: Spec, steps_per_epoch: int) -> None:
         metrics = {o: [nnctl_layers.metric(n) for n in by_output.get(o, [])] for o in outputs}
     else:
         metrics = [nnctl_layers.metric(name) for name in spec.metrics]  # nnctl's, or Keras's
+    if spec.train.mixed_precision == "mixed_float16":  # float16 gradients underflow unscaled
+        optimizer = import_keras().optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer, loss=make_loss(spec), loss_weights=spec.loss_weights, metrics=metrics
     )

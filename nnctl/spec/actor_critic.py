@@ -16,6 +16,8 @@ EPOCH_KEYS = (
     "epochs", "batch_size", "validation", "shuffle", "early_stopping", "class_weight",
     "steps_per_call",
 )  # fmt: skip
+# train keys about nnctl's compiled training loop, which an agent's learning step does not use
+LOOP_KEYS = ("jit_compile", "mixed_precision")
 COMMON_ENVS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"]
 
 
@@ -24,6 +26,10 @@ def check_actor_critic(spec: Spec) -> Iterator[Issue]:
     for key in EPOCH_KEYS:
         if _set(spec.train, key):
             yield ("train", key), f"{_not_here('train.' + key)} (see agent.episodes)", True
+    for key in LOOP_KEYS:
+        if _set(spec.train, key):
+            message = f"{_not_here('train.' + key)}: its learning step runs as written"
+            yield ("train", key), message, True
     if _set(spec.train.checkpoint, "every_steps"):
         where = ("train", "checkpoint", "every_steps")
         yield where, f"{_not_here('it')} (see agent.checkpoint_every)", True

@@ -20,6 +20,8 @@ NOT_FOR_GAN = {
     "scorer, confidence, class_entropy, classifier_score",
     ("train", "class_weight"): "a GAN weighs no classes",
     ("export", "encoder"): "a GAN exports its generator",
+    ("train", "mixed_precision"): "its train step keeps both networks in float32 (it has no "
+    "loss scaling)",
 }
 REGRESSION_SOURCES = {"make_regression", "sunspots"}
 

@@ -21,9 +21,12 @@ MAYBE_TEXT = ("npz", "npy")  # arrays of strings load as text
 
 
 def check_text(spec: Spec) -> Iterator[Issue]:
-    """Text options that contradict each other, and text layers without text to take."""
+    """Text options that contradict each other, text layers without text to take, and text
+    layers in steps XLA would compile."""
     if spec.data is None:
         return
+    if spec.train.jit_compile and spec.model is not None:
+        yield from _text_layers_under_xla(spec)
     data = spec.data
     if getattr(data, "text", False):
         for key in NUMERIC_PREPROCESS:
@@ -46,6 +49,16 @@ def check_text(spec: Spec) -> Iterator[Issue]:
         yield from _text_layers_without_text(spec)
 
 
+def _text_layers_under_xla(spec: Spec) -> Iterator[Issue]:
+    """XLA compiles no string ops: a model that takes text cannot train with jit_compile."""
+    for where, kind in _text_layers(spec):
+        message = (
+            f"{kind} takes text, and XLA compiles no string ops: set train.jit_compile: "
+            "false, or turn the text into ids before the model"
+        )
+        yield where, message, False
+
+
 def _text_layers_without_text(spec: Spec) -> Iterator[Issue]:
     """A TextVectorization (or StringLookup) layer on a source that gives numbers."""
     source = spec.data.source
@@ -53,9 +66,14 @@ def _text_layers_without_text(spec: Spec) -> Iterator[Issue]:
         fix = f"set data.text: true to read {'the reviews' if source == 'imdb' else 'it'} as text"
     else:
         fix = "use text data (source: csv with text: true, or source: imdb with text: true)"
+    for where, kind in _text_layers(spec):
+        yield where, f"{kind} takes text, but source {source} gives numbers; {fix}", False
+
+
+def _text_layers(spec: Spec) -> Iterator[tuple[tuple, str]]:
+    """(spec path, class) of each layer that takes strings."""
     form = "layers" if spec.model.layers is not None else "nodes"
     for index, node in enumerate(spec.model.graph):
         kind = node.layer.keras_class if node.layer is not None else None
         if kind in TEXT_LAYERS:
-            message = f"{kind} takes text, but source {source} gives numbers; {fix}"
-            yield ("model", form, index, node.layer.type), message, False
+            yield ("model", form, index, node.layer.type), kind

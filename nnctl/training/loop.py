@@ -106,6 +106,7 @@ class Loop:
         every_steps: int | None,
         advice: str,
         per_call: int = 1,
+        jit_compile: bool = False,  # XLA-compile the steps (train.jit_compile)
     ):
         keras = import_keras()
         self.model, self.batches, self.validation = model, batches, validation
@@ -115,6 +116,7 @@ class Loop:
         )
         self.run_dir, self.epochs, self.checkpointer = run, epochs, checkpointer
         self.every_steps, self.advice, self.per_call = every_steps, advice, per_call
+        self.jit_compile = jit_compile
         self.watched = finite.watched(model)
 
         self.pipeline = Pipeline(batches.parts, batches.size)
@@ -212,7 +214,7 @@ class Loop:
             )
             return values.stack(), finite.weight_total(self.watched)
 
-        return tf.function(train_steps, input_signature=[signature])
+        return tf.function(train_steps, input_signature=[signature], jit_compile=self.jit_compile)
 
     def _epoch_logs(self, epoch: int) -> dict[str, float]:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""

@@ -90,7 +90,7 @@ def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> di
         trainer.begin()
         run.write_spec(trainer.resolved, spec.file)
         info = {"spec": spec.file, "seed": spec.seed, "started": started}
-        info |= trainer.identity() | {"environment": environment()}
+        info |= trainer.identity() | {"environment": environment(), "engine": engine(spec)}
         write_json(run.file(RUN_INFO), info)
         trainer.checkpointer.save(TrainState())
         return _finish(trainer, TrainState(), info, quiet)
@@ -127,6 +127,19 @@ def resume(
         info = _resumed_info(run, latest.name, changes)
         write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
         return _finish(trainer, state, info, quiet)
+
+
+def engine(spec: Spec) -> dict[str, Any]:
+    """How the run computes (``train.jit_compile``, ``mixed_precision``, ``deterministic``): the
+    determinism TensorFlow has in effect, as the trainer set it."""
+    from nnctl.keras_env import deterministic
+
+    settings = spec.train
+    return {
+        "deterministic": deterministic(),
+        "jit_compile": settings.jit_compile,
+        "mixed_precision": settings.mixed_precision,
+    }
 
 
 def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class Session:
     def create(cls, spec: Spec, base_dir: Path, run: RunDir, mode: Mode) -> Session:
         """Seed, data, and the compiled model with every variable created (so a checkpoint can
         be restored into it)."""
-        set_seed(spec.seed)
+        set_seed(spec.seed, spec.train.deterministic)
         strings = load_spec_data(spec, base_dir)
         if mode.word_labels:
             labels.check_loss(spec, strings)

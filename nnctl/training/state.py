@@ -2,6 +2,10 @@
 history), every variable of model, optimizer and metrics (Keras's dropout and noise layers keep
 their random state in variables too), the vocabularies of adapted text layers, the resumable
 callbacks' state and the global random state.
+
+Variables are saved and restored by their stable paths (``nnctl/build/paths.py``: the same in
+every process, however Keras numbered its layers), so a checkpoint that lacks one of the model's
+variables, holds one the model lacks, or differs in a shape is refused naming them.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from typing import Any
 import numpy as np
 
 from nnctl.build.adapt import adapted_state, restore_adapted
+from nnctl.build.paths import variable_paths
 from nnctl.errors import UserError
 from nnctl.training import checkpoint, finite
 from nnctl.training.callbacks import Resumable
 from nnctl.training.checkpoint import Checkpoint
 
-FORMAT = 1
+FORMAT = 2  # 1: variables by position; 2: by stable path (build.paths)
+SHOWN = 3  # variables named in an error, of each kind of mismatch
 
 
 @dataclass
@@ -31,11 +37,14 @@ class TrainState:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
+def _optimizers(model) -> list:
+    """The model's optimizers: a GAN lists its two as ``optimizers``."""
+    return getattr(model, "optimizers", None) or [model.optimizer]
+
+
 def state_variables(model) -> list:
-    """Model variables (weights and seed-generator states), optimizer and metric variables.
-    A model with several optimizers (a GAN's) lists them as ``optimizers``."""
-    optimizers = getattr(model, "optimizers", None) or [model.optimizer]
-    optimizer_variables = [v for optimizer in optimizers for v in optimizer.variables]
+    """Model variables (weights and seed-generator states), optimizer and metric variables."""
+    optimizer_variables = [v for optimizer in _optimizers(model) for v in optimizer.variables]
     seen, variables = set(), []
     for variable in [*model.variables, *optimizer_variables, *model.metrics_variables]:
         if id(variable) not in seen:
@@ -44,13 +53,19 @@ def state_variables(model) -> list:
     return variables
 
 
+def named_variables(model) -> dict[str, Any]:
+    """``state_variables`` by their stable paths (the same in every process: ``build.paths``)."""
+    variables = state_variables(model)
+    return dict(zip(variable_paths(model, _optimizers(model), variables), variables, strict=True))
+
+
 def capture(model, callbacks: dict[str, Resumable], state: TrainState) -> tuple[dict, dict]:
     """(arrays, json-able state) of the whole training state."""
-    variables = state_variables(model)
-    arrays = {f"var_{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+    variables = named_variables(model)
+    arrays = {f"var_{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables.values())}
     meta: dict[str, Any] = {"format": FORMAT, **asdict(state), "callbacks": {}}
-    meta["variables"] = [v.path for v in variables]  # names vary: Keras numbers them per process
-    meta["shapes"] = [list(v.shape) for v in variables]
+    meta["variables"] = list(variables)  # arrays var_0000, var_0001, ... in this order
+    meta["shapes"] = [list(v.shape) for v in variables.values()]
     for key, callback in callbacks.items():
         values, weights = callback.get_state()
         if not values:  # training has not begun: nothing to restore
@@ -66,15 +81,10 @@ def capture(model, callbacks: dict[str, Resumable], state: TrainState) -> tuple[
 
 def restore(model, callbacks: dict[str, Resumable], arrays: dict, meta: dict) -> TrainState:
     """Put a checkpoint's state into ``model`` and ``callbacks``; return the training state."""
-    variables = state_variables(model)
-    shapes = [list(v.shape) for v in variables]
-    if shapes != meta["shapes"]:
-        raise UserError(
-            "the checkpoint does not fit this model: it holds variables of shapes "
-            f"{_listed(meta['shapes'])}, the model has {_listed(shapes)}"
-        )
-    for i, variable in enumerate(variables):
-        variable.assign(arrays[f"var_{i:04d}"])
+    if meta.get("format", 1) == 1:  # variables in order, by the paths of the process that saved
+        _restore_in_order(state_variables(model), arrays, meta)
+    else:
+        _restore_by_path(named_variables(model), arrays, meta)
     restore_adapted(model, arrays)
     for key, callback in callbacks.items():
         values = meta["callbacks"].get(key)
@@ -85,6 +95,44 @@ def restore(model, callbacks: dict[str, Resumable], arrays: dict, meta: dict) ->
     np.random.set_state(("MT19937", arrays["numpy_random"], *meta["random"]["numpy"]))
     fields = TrainState.__dataclass_fields__
     return TrainState(**{k: v for k, v in meta.items() if k in fields})
+
+
+def _restore_by_path(variables: dict[str, Any], arrays: dict, meta: dict) -> None:
+    """Each variable from the array saved under its path; refuse any path or shape that differs."""
+    saved = {path: (i, tuple(shape)) for i, (path, shape) in enumerate(
+        zip(meta["variables"], meta["shapes"], strict=True))}  # fmt: skip
+    shapes = {path: tuple(v.shape) for path, v in variables.items()}
+    missing = [f"{p} {shape} is not in the checkpoint" for p, shape in shapes.items()
+               if p not in saved]  # fmt: skip
+    extra = [f"the checkpoint's {p} {s} is not in the model" for p, (_, s) in saved.items()
+             if p not in shapes]  # fmt: skip
+    resized = [
+        f"{p} has shape {saved[p][1]} in the checkpoint, {shape} in the model"
+        for p, shape in shapes.items()
+        if p in saved and saved[p][1] != shape
+    ]
+    if missing or extra or resized:
+        listed = "; ".join(_first(kind) for kind in (missing, extra, resized) if kind)
+        raise UserError(f"the checkpoint does not fit this model: {listed}")
+    for path, variable in variables.items():
+        variable.assign(arrays[f"var_{saved[path][0]:04d}"])
+
+
+def _first(problems: list[str]) -> str:
+    more = f" (and {len(problems) - SHOWN} more like it)" if len(problems) > SHOWN else ""
+    return "; ".join(problems[:SHOWN]) + more
+
+
+def _restore_in_order(variables: list, arrays: dict, meta: dict) -> None:
+    """A format-1 checkpoint: its variables in the order of ``state_variables``."""
+    shapes = [list(v.shape) for v in variables]
+    if shapes != meta["shapes"]:
+        raise UserError(
+            "the checkpoint does not fit this model: it holds variables of shapes "
+            f"{_listed(meta['shapes'])}, the model has {_listed(shapes)}"
+        )
+    for i, variable in enumerate(variables):
+        variable.assign(arrays[f"var_{i:04d}"])
 
 
 def _position(state: TrainState) -> str:

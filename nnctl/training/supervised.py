@@ -77,6 +77,7 @@ def make_loop(
         every_steps=checkpoint_options(spec)[0],
         advice=mode_of(spec).advice,
         per_call=steps_per_call(spec),
+        jit_compile=spec.train.jit_compile,
     )
 
 

@@ -59,7 +59,7 @@ class Agent:
     actor-critic mode's trainer for ``nnctl.training.run``."""
 
     def __init__(self, spec: Spec, run: RunDir):
-        set_seed(spec.seed)
+        set_seed(spec.seed, spec.train.deterministic)
         self.spec, self.settings, self.run = spec, spec.agent, run
         self.env = envs.make(spec)
         self.model = build_agent(spec, self.env)

@@ -16,6 +16,7 @@ import numpy as np
 
 from nnctl.build.model import _preprocess, build_model
 from nnctl.build.optimizer import make_optimizer
+from nnctl.build.paths import in_spec
 from nnctl.build.targets import last_layer
 from nnctl.keras_env import import_keras
 from nnctl.spec.loader import PathKey, SourceMap
@@ -42,6 +43,10 @@ def build_gan(spec: Spec, train_x: np.ndarray, classes: int | None = None):
     if spec.gan.scorer is not None:
         scorer = _network(spec, "scorer", shape)
         _check_scorer(spec, scorer, classes)
+    networks = {"generator": generator, "discriminator": discriminator, "preprocess": preprocess}
+    for key, network in (networks | {"scorer": scorer}).items():
+        if network is not None:
+            in_spec(network, key)  # checkpoint paths: gan.generator..., not the spec's name
     return Gan(
         generator,
         discriminator,

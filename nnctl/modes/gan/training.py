@@ -133,7 +133,7 @@ def baselines(spec: Spec, model, part: Split) -> dict[str, float]:
     truth = part.y.argmax(-1) if part.y.ndim > 1 else part.y.reshape(-1)
     figures = {"scorer_accuracy": float(np.mean(predicted == truth))}
     figures |= {f"real_{k}": v for k, v in quality(model.scorer, real, batch).items()}
-    set_seed(spec.seed)
+    set_seed(spec.seed, spec.train.deterministic)
     untrained = build_generator(spec, real.shape[1:])
     fakes = untrained.predict(noise_batch(spec, len(real)), batch_size=batch, verbose=0)
     figures |= {f"untrained_{k}": v for k, v in quality(model.scorer, fakes, batch).items()}

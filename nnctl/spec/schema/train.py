@@ -63,6 +63,22 @@ class TrainSpec(Section):
         "that divides checkpoint.every_steps (measured fastest; bench/engine.py); 1: one step "
         "per call",
     )
+    jit_compile: bool = Field(
+        False,
+        description="compile the training steps with XLA: for GPUs (on CPUs it is often "
+        "slower); not for models that take text (string ops do not compile), nor actor_critic",
+    )
+    mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = Field(
+        "none",
+        description="compute hidden layers in 16 bits, weights and output layers in float32: "
+        "for GPUs (mixed_float16 with loss scaling: NVIDIA since Volta; mixed_bfloat16: "
+        "Ampere and later, TPUs); on CPUs often slower; not for gan or actor_critic",
+    )
+    deterministic: bool = Field(
+        True,
+        description="deterministic kernels: the same seed gives the same weights on the same "
+        "machine; false lets GPU kernels run faster",
+    )
 
 
 class ExportSpec(Section):
