@@ -68,7 +68,7 @@ def _metrics_section(metrics: dict[str, dict[str, float]], evaluation) -> Sectio
         baseline_rows = [
             [name.replace("_", " "), _number(value)] for name, value in evaluation.baselines.items()
         ]
-        caption = f"What a trivial model scores on {where}, to read the metrics against."
+        caption = f"Baselines on {where}: the figures to read the metrics against."
         blocks.append(Table(["baseline", "value"], baseline_rows, caption))
     else:
         blocks.append(Note(f"No baseline for this task; evaluated on {where}."))
