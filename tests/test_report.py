@@ -7,11 +7,13 @@ test-artifacts/)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from browser import Browser, chromium
 from conftest import DIGITS_TRAINING, ROOT
+from test_gan import SPEC as GAN_SPEC
 
 from nnctl.cli import main
 from nnctl.training.sections import Code, Note, Picture, Section, Table
@@ -23,26 +25,13 @@ needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium on PATH (Debian: apt-get install chromium)"
 )
 needs_graphviz = pytest.mark.skipif(
-    not any((Path(p) / "dot").is_file() for p in os.environ.get("PATH", "").split(os.pathsep)),
+    shutil.which("dot") is None,
     reason="no Graphviz `dot` on PATH (Debian: apt-get install graphviz)",
 )
 DESCRIBED = DIGITS_TRAINING.replace(
     "name: digits", "name: digits\ndescription: '<script>alert(1)</script> & <b>co</b>'"
 )
-GAN = """
-name: tiny_gan
-seed: 5
-data: {source: digits, preprocess: {scale: 1/16}}
-gan:
-  latent_dim: 8
-  generator: {layers: [{Dense: 16}, {LeakyReLU: 0.2}, {Dense: {units: 64, activation: sigmoid}}]}
-  discriminator: {layers: [{Dense: 16}, {LeakyReLU: 0.2}, {Dense: 1}]}
-  samples: {rows: 2, columns: 3}
-  scorer:
-    layers: [{Dense: {units: 16, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
-    epochs: 1
-train: {mode: gan, epochs: 1, batch_size: 256}
-"""
+GAN = GAN_SPEC.replace("epochs: 20", "epochs: 1").replace("epochs: 3", "epochs: 1")  # quick
 
 
 def trained(tmp_path_factory, name: str, text: str, *overrides: str) -> Path:
@@ -104,9 +93,11 @@ def test_the_browser_check_catches_a_broken_page(tmp_path):
 
 @needs_chromium
 def test_a_page_of_every_block_renders_without_errors(tmp_path):
+    import numpy as np
+
     from nnctl.training.sections import confusion_heatmap
 
-    heatmap = confusion_heatmap(__import__("numpy").eye(3, dtype=int) * 5, ["a", "b", "c"])
+    heatmap = confusion_heatmap(np.eye(3, dtype=int) * 5, ["a", "b", "c"])
     section = Section("S", [Picture(heatmap, "heatmap"), Table(["k"], [["1"]]), Note("n")])
     html = tmp_path / "page.html"
     spec = Section("Spec", [Code("a: 1  # --set a=1")])
@@ -131,8 +122,6 @@ def test_report_mistakes_exit_2_without_a_traceback(tmp_path, cli, args, fragmen
 
 
 def test_summary_plot_without_graphviz_names_the_package(digits_spec, cli, monkeypatch):
-    import shutil
-
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     code, _, err = cli("summary", digits_spec, "--plot", digits_spec.with_suffix(".png"))
     assert code == 2
