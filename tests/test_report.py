@@ -249,3 +249,28 @@ def test_gan_report_shows_samples(tmp_path_factory, tmp_path, cli):
     assert "Classes" not in found["headings"]
     assert "generated samples, epoch-0001" in [i["alt"] for i in found["images"]]
     assert "baseline" in found["text"]  # the scorer on real samples and an untrained generator
+
+
+@pytest.mark.slow
+@needs_chromium
+@needs_graphviz
+@pytest.mark.parametrize(
+    ("module", "overrides", "heading"),
+    [
+        ("test_seq2seq", ["train.epochs=2"], "Decoded examples"),
+        ("test_actor_critic", [], "Episode curves"),
+    ],
+)
+def test_each_mode_contributes_its_sections(tmp_path_factory, tmp_path, cli, module, overrides,
+                                            heading):  # fmt: skip
+    """Seq2seq's decoded examples (mistakes first), actor-critic's episode curves: the tiny
+    runs of those modes' own tests."""
+    import importlib
+
+    run = trained(tmp_path_factory, module, importlib.import_module(module).TINY, *overrides)
+    code, out, err = cli("report", run, "--out", tmp_path / "page.html")
+    assert code == 0, err
+    found, errors = browse(Path(out.splitlines()[-1]), f"report-{module}.png")
+    assert_self_contained(found, errors)
+    assert heading in found["headings"]
+    assert "Learning curves" not in found["headings"] or heading == "Decoded examples"

@@ -127,6 +127,8 @@ def resume(
             run.write_spec(trainer.resolved, spec.file)
         _say(f"resuming {run.path} from {latest.name} ({trainer.position(state)})")
         info = _resumed_info(run, latest.name, changes)
+        if changes:  # the values now come from the spec resumed with
+            info["origins"] = origins(spec)
         write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
         return _finish(trainer, state, info, quiet)
 
