@@ -194,6 +194,7 @@ def test_classifier_report_renders_in_a_browser(classifier, cli):
     assert "batch_size: 64  # --set train.batch_size=64" in text
     assert "epochs: 1  # " in text
     assert "spec.yaml:" in text
+    assert "majority class accuracy" in text
     assert "data_fingerprint" in text
     assert "tensorflow" in text
 
@@ -255,14 +256,14 @@ def test_gan_report_shows_samples(tmp_path_factory, tmp_path, cli):
 @needs_chromium
 @needs_graphviz
 @pytest.mark.parametrize(
-    ("module", "overrides", "heading"),
+    ("module", "overrides", "heading", "figure"),
     [
-        ("test_seq2seq", ["train.epochs=2"], "Decoded examples"),
-        ("test_actor_critic", [], "Episode curves"),
+        ("test_seq2seq", ["train.epochs=2"], "Decoded examples", "exact_match"),
+        ("test_actor_critic", [], "Episode curves", "mean_return"),
     ],
 )
 def test_each_mode_contributes_its_sections(tmp_path_factory, tmp_path, cli, module, overrides,
-                                            heading):  # fmt: skip
+                                            heading, figure):  # fmt: skip
     """Seq2seq's decoded examples (mistakes first), actor-critic's episode curves: the tiny
     runs of those modes' own tests."""
     import importlib
@@ -273,4 +274,5 @@ def test_each_mode_contributes_its_sections(tmp_path_factory, tmp_path, cli, mod
     found, errors = browse(Path(out.splitlines()[-1]), f"report-{module}.png")
     assert_self_contained(found, errors)
     assert heading in found["headings"]
+    assert figure in found["text"]
     assert "Learning curves" not in found["headings"] or heading == "Decoded examples"

@@ -59,19 +59,19 @@ def _metrics(run: RunDir) -> dict[str, dict[str, float]]:
 
 def _metrics_section(metrics: dict[str, dict[str, float]], evaluation) -> Section:
     """Final metrics per split, then what trivial models score on the evaluated split."""
-    splits = [s for s in SPLITS if s in metrics] or list(metrics)
+    splits = [s for s in SPLITS if s in metrics] + [s for s in metrics if s not in SPLITS]
     names = sorted({name for split in splits for name in metrics[split]})
     rows = [[name, *(_number(metrics[s].get(name)) for s in splits)] for name in names]
     blocks: list = [Table(["metric", *splits], rows, "Final metrics (metrics.json).")]
-    where = f"the {evaluation.split} split ({evaluation.samples} {evaluation.unit})"
+    where = f"{evaluation.split} data ({evaluation.samples} {evaluation.unit})"
     if evaluation.baselines:
         baseline_rows = [
             [name.replace("_", " "), _number(value)] for name, value in evaluation.baselines.items()
         ]
-        caption = f"Baselines on {where}: the figures to read the metrics against."
+        caption = f"Baselines on the {where}: the figures to read the metrics against."
         blocks.append(Table(["baseline", "value"], baseline_rows, caption))
     else:
-        blocks.append(Note(f"No baseline for this task; evaluated on {where}."))
+        blocks.append(Note(f"No baseline for this task (evaluated on the {where})."))
     return Section("Metrics and baselines", blocks)
 
 
