@@ -147,6 +147,26 @@ def test_origins_name_the_file_line_and_the_set(digits_spec):
     assert "train.batch_size" not in found  # a default
 
 
+@pytest.mark.parametrize(
+    ("info", "shown"),
+    [
+        ({"origins": {"train.epochs": "--set train.epochs=3", "loss": "s.yaml:7"}},
+         ["epochs: 3  # --set train.epochs=3", "loss: mse  # s.yaml:7", "seed: 0  # default",
+          "Command-line overrides: --set train.epochs=3."]),
+        ({}, ["did not record where its values came from", "epochs: 3\n"]),
+    ],
+)  # fmt: skip
+def test_the_spec_section_marks_each_value_with_its_recorded_origin(tmp_path, info, shown):
+    from nnctl.rundir import RunDir
+    from nnctl.workbench.report import _spec_section
+
+    (tmp_path / "spec.yaml").write_text("seed: 0\nloss: mse\ntrain: {epochs: 3}\n")
+    section = _spec_section(RunDir(tmp_path), info)
+    text = "\n".join(getattr(block, "text", "") for block in section.blocks)
+    for fragment in shown:
+        assert fragment in text
+
+
 def test_hparams_are_the_flattened_scalar_settings():
     from nnctl.training.hparams import final_metrics, flat_settings
 
