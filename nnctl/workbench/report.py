@@ -71,7 +71,7 @@ def _metrics_section(metrics: dict[str, dict[str, float]], evaluation) -> Sectio
         caption = f"Baselines on the {where}: the figures to read the metrics against."
         blocks.append(Table(["baseline", "value"], baseline_rows, caption))
     else:
-        blocks.append(Note(f"No baseline for this task (evaluated on the {where})."))
+        blocks.append(Note(f"No baseline for this task; evaluated on the {where}."))
     return Section("Metrics and baselines", blocks)
 
 
