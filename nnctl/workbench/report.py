@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from nnctl.errors import UserError
-from nnctl.rundir import METRICS, SPEC, RunDir, write_text
+from nnctl.rundir import METRICS, REPORT, SPEC, RunDir, write_text
 from nnctl.training.sections import Code, Note, Picture, Section, Table
 from nnctl.workbench.html import page
 
-REPORT = "report.html"  # written into the run directory unless --out says elsewhere
 SPLITS = ("train", "validation", "test")
 LONG = 200  # characters of a run.json value shown
 
