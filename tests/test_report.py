@@ -280,19 +280,21 @@ def test_gan_report_shows_samples(tmp_path_factory, tmp_path, cli):
     [
         ("test_seq2seq", ["train.epochs=2"], "Decoded examples", "exact_match"),
         ("test_actor_critic", [], "Episode curves", "mean_return"),
+        ("test_autoencoder", ["train.epochs=2"], "Reconstructions", "mean image mse"),
     ],
 )
 def test_each_mode_contributes_its_sections(tmp_path_factory, tmp_path, cli, module, overrides,
                                             heading, figure):  # fmt: skip
-    """Seq2seq's decoded examples (mistakes first), actor-critic's episode curves: the tiny
-    runs of those modes' own tests."""
+    """Seq2seq's decoded examples (mistakes first), actor-critic's episode curves, an
+    autoencoder's reconstructions: the small runs of those modes' own tests."""
     import importlib
 
-    run = trained(tmp_path_factory, module, importlib.import_module(module).TINY, *overrides)
+    home = importlib.import_module(module)
+    run = trained(tmp_path_factory, module, getattr(home, "TINY", None) or home.SPEC, *overrides)
     code, out, err = cli("report", run, "--out", tmp_path / "page.html")
     assert code == 0, err
     found, errors = browse(Path(out.splitlines()[-1]), f"report-{module}.png")
     assert_self_contained(found, errors)
     assert heading in found["headings"]
     assert figure in found["text"]
-    assert "Learning curves" not in found["headings"] or heading == "Decoded examples"
+    assert ("Learning curves" in found["headings"]) == (heading != "Episode curves")  # an agent's

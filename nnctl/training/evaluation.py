@@ -5,6 +5,7 @@ scores, and the mode's own figures (``Mode.add_figures``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class Report:
     recall: list[float] = field(default_factory=list)
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # input, expected, got
     unit: str = "samples"  # what ``samples`` counts (actor_critic: episodes)
+    kept: dict[str, Any] = field(default_factory=dict)  # what the mode keeps for nnctl report
 
 
 def split_metrics(model, split: Split, batch_size: int) -> dict[str, float]:

@@ -88,3 +88,33 @@ def confusion_heatmap(confusion: np.ndarray, names: list[str]) -> bytes:
             color = "white" if value > threshold else "black"
             ax.text(column, row, str(value), ha="center", va="center", color=color, fontsize=8)
     return png_of(fig)
+
+
+def image_rows(rows: list[np.ndarray]) -> bytes | None:
+    """Rows of samples drawn as grey or colour images — shaped (height, width), (height, width,
+    1 or 3), or flat with a square number of values — on one shared scale; None if they are not
+    images."""
+    shape = _image_shape(rows[0].shape[1:])
+    if shape is None:
+        return None
+    low = min(float(r.min()) for r in rows)
+    high = max(max(float(r.max()) for r in rows), low + 1e-12)
+    columns = len(rows[0])
+    fig, axes = plt.subplots(len(rows), columns, figsize=(1.2 * columns, 1.2 * len(rows)),
+                             squeeze=False)  # fmt: skip
+    for row, samples in zip(axes, rows, strict=True):
+        for ax, sample in zip(row, samples, strict=False):
+            image = (sample.reshape(shape) - low) / (high - low)
+            ax.imshow(image[..., 0] if image.shape[-1:] == (1,) else image, cmap="gray",
+                      vmin=0.0, vmax=1.0)  # fmt: skip
+        for ax in row:
+            ax.axis("off")
+    return png_of(fig)
+
+
+def _image_shape(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    if len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3)):
+        return tuple(shape)
+    size = int(np.prod(shape))
+    side = int(np.sqrt(size))
+    return (side, side) if side * side == size and side > 1 else None
