@@ -32,6 +32,7 @@ EXPORT = "export"
 CHECKPOINTS = "checkpoints"
 VOCABULARIES = "vocabularies.json"  # seq2seq: the token ids the model was trained on
 SAMPLES = "samples"  # gan: a grid of generated samples per epoch, samples/epoch-NNNN.png
+REPORT = "report.html"  # nnctl report's page, unless --out puts it elsewhere
 MANIFEST = "manifest.json"  # written last: a run is finished iff its manifest verifies
 LOCK = ".lock"
 OUTCOME = "outcome"  # run.json: how the training of an unsealed run ended, if it was noticed
@@ -41,7 +42,7 @@ FINISHED, RUNNING, INTERRUPTED, DIVERGED, FAILED = STATUSES = (
 # the files the manifest vouches for (those present), and the artifacts of a fresh run
 SEALED = (SPEC, MODEL, HISTORY, METRICS, RUN_INFO, VOCABULARIES)
 ARTIFACTS = (
-    MODEL, HISTORY, METRICS, CURVES, MANIFEST, LOGS, CHECKPOINTS, VOCABULARIES, SAMPLES
+    MODEL, HISTORY, METRICS, CURVES, MANIFEST, LOGS, CHECKPOINTS, VOCABULARIES, SAMPLES, REPORT
 )  # fmt: skip
 
 

@@ -54,7 +54,8 @@ def test_evaluate_json_is_one_object_matching_metrics(trained, cli):
     code, out, _ = cli("evaluate", trained, "--json")
     assert code == 0
     result = json.loads(out)
-    assert set(result) == {"loss", "accuracy", "classes"}
+    assert set(result) == {"loss", "accuracy", "baseline_majority_class_accuracy", "classes"}
+    assert 0.05 < result["baseline_majority_class_accuracy"] < 0.15  # ten classes, balanced
     saved = json.loads((trained / "metrics.json").read_text())["test"]
     assert {k: result[k] for k in saved} == pytest.approx(saved, abs=1e-6)
     classes = result["classes"]  # per class, in class order: scores and its confusion row

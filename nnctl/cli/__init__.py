@@ -15,6 +15,7 @@ from nnctl.cli import (
     init,
     predict,
     render,
+    report,
     resume,
     runs,
     schema,
@@ -31,8 +32,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-COMMANDS = (init, validate, render, schema, summary, train, resume, runs, compare, evaluate, export,
-            predict)  # fmt: skip
+COMMANDS = (init, validate, render, schema, summary, train, resume, runs, compare, report, evaluate,
+            export, predict)  # fmt: skip
 for module in COMMANDS:
     module.register(app)
 

@@ -7,6 +7,8 @@ import dataclasses
 
 from nnctl.modes.base import Mode
 
+RECONSTRUCTIONS = 8  # test inputs shown beside their reconstructions in nnctl report
+
 
 class Autoencoder(Mode):
     name = "autoencoder"
@@ -37,7 +39,31 @@ class Autoencoder(Mode):
         return None, tuple(preprocessed_view(model).outputs[0].shape[1:])
 
     def add_figures(self, report, spec, model, data):
-        report.baselines["mean_image_mse"] = mean_baseline_mse(data["dataset"].train, data["part"])
+        """The mean image's error, and a few inputs with their reconstructions for the report."""
+        import numpy as np
+
+        part = data["part"]
+        report.baselines["mean_image_mse"] = mean_baseline_mse(data["dataset"].train, part)
+        if isinstance(part.x, np.ndarray) and part.x.dtype.kind in "fiu":  # numbers, one input
+            shown = slice(RECONSTRUCTIONS)
+            rebuilt = np.asarray(model.predict(part.x[shown], verbose=0))
+            report.kept["reconstructions"] = (np.asarray(part.y[shown]), rebuilt)
+
+    def report_sections(self, spec, model, run, evaluation):
+        """The learning curves, and inputs above their reconstructions where they are images."""
+        from nnctl.training.sections import Picture, Section, image_rows
+
+        sections = super().report_sections(spec, model, run, evaluation)
+        inputs, rebuilt = evaluation.kept.get("reconstructions", (None, None))
+        drawing = None if inputs is None else image_rows([inputs, rebuilt])
+        if drawing is None:  # not images
+            return sections
+        caption = (
+            f"The first {len(inputs)} inputs of the {evaluation.split} split as the model sees "
+            "them (top) and their reconstructions (bottom)."
+        )
+        picture = Picture(drawing, "inputs and their reconstructions", caption)
+        return [*sections, Section("Reconstructions", [picture])]
 
 
 def mean_baseline_mse(train, test) -> float:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from nnctl.spec.schema import Spec
     from nnctl.training.evaluation import Report
     from nnctl.training.run import Trainer
+    from nnctl.training.sections import Section
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,16 @@ class Mode:
     def add_figures(self, report: Report, spec: Spec, model, data: dict[str, Any]) -> None:
         """The mode's own figures for an evaluation report; ``data`` holds ``dataset``,
         ``part`` (the split evaluated), ``strings`` and ``vocab``."""
+
+    # ------------------------------------------------------------------ report
+    def report_sections(self, spec: Spec, model, run: RunDir, evaluation: Report) -> list[Section]:
+        """The mode's own sections of ``nnctl report``, from the trained run and its evaluation
+        on the test split (or the mode's own evaluation): the learning curves by default."""
+        from nnctl.training.sections import curves_section
+
+        return curves_section(
+            run, "Learning curves", "Loss and each metric per epoch: training against validation."
+        )
 
     # ------------------------------------------------------------------ export and predict
     def export_target(self, spec: Spec, model, fmt: str, samples: int) -> ExportTarget:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from nnctl.spec.loader import PathKey, SourceMap
+from nnctl.spec.loader import PathKey, SourceMap, format_path
+
+if TYPE_CHECKING:
+    from nnctl.spec.schema import Spec
+
+DEFAULT = "default"
 
 
 def origin(path: PathKey, raw: dict[str, Any], source: SourceMap) -> str:
@@ -22,11 +28,11 @@ def origin(path: PathKey, raw: dict[str, Any], source: SourceMap) -> str:
             node = node[part]
             raw_path.append(part)
         elif isinstance(node, dict | list):
-            return "default"
+            return DEFAULT
         else:
             break  # a short form (``Dense: 64``) set this value
     mark = source.values.get(tuple(raw_path))
-    return str(mark) if mark else "default"
+    return str(mark) if mark else DEFAULT
 
 
 def _is_layer_entry(path: PathKey) -> bool:
@@ -37,9 +43,32 @@ def render(resolved: dict[str, Any], raw: dict[str, Any] | None, source: SourceM
     """YAML of ``resolved``; with ``raw`` and ``source``, a ``# origin`` comment on every value."""
     if raw is None or source is None:
         return yaml.safe_dump(resolved, sort_keys=False, width=100)
+    return annotated(resolved, lambda p: origin(p, raw, source))
+
+
+def annotated(resolved: dict[str, Any], where: Callable[[PathKey], str]) -> str:
+    """YAML of ``resolved`` with a ``# where(path)`` comment on every value."""
     lines: list[str] = []
-    _emit(resolved, (), 0, lines, lambda p: origin(p, raw, source))
+    _emit(resolved, (), 0, lines, where)
     return "\n".join(lines) + "\n"
+
+
+def origins(spec: Spec) -> dict[str, str]:
+    """Where each of a validated spec's values came from that is not a default — ``file:line``
+    or the ``--set`` that set it — by key path (``optimizer.learning_rate``): what a run
+    directory records, so that its report can say it after the spec file has changed."""
+    found: dict[str, str] = {}
+    if spec._raw is None or spec._source is None:
+        return found
+
+    def where(path: PathKey) -> str:
+        mark = origin(path, spec._raw, spec._source)
+        if mark != DEFAULT:
+            found[format_path(path)] = mark
+        return mark
+
+    _emit(spec.resolved(), (), 0, [], where)
+    return found
 
 
 def _scalar(value: Any) -> str:

@@ -6,6 +6,7 @@ integer``, ``a number in [0, 1)``, ``'min' or 'max'``), what was written, and th
 
 from __future__ import annotations
 
+import copy
 import re
 import types
 import typing
@@ -61,7 +62,7 @@ def validate(data: dict[str, Any], source: SourceMap, base_dir: Path | None = No
     problems += [source.problem(path, message, at_key=at_key) for path, message, at_key in issues]
     if problems:
         raise SpecError(_sorted(problems))
-    spec._source = source
+    spec._source, spec._raw = source, copy.deepcopy(data)
     return spec
 
 

@@ -5,6 +5,7 @@ scores, and the mode's own figures (``Mode.add_figures``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class Report:
     recall: list[float] = field(default_factory=list)
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # input, expected, got
     unit: str = "samples"  # what ``samples`` counts (actor_critic: episodes)
+    kept: dict[str, Any] = field(default_factory=dict)  # what the mode keeps for nnctl report
 
 
 def split_metrics(model, split: Split, batch_size: int) -> dict[str, float]:
@@ -67,12 +69,24 @@ def _add_classification(report: Report, model, part: Split, dataset: Dataset, ba
     scores = np.asarray(model.predict(**keras_data(part.x, None, batch), verbose=0))
     k = dataset.num_classes or scores.shape[-1]
     predicted = (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(-1)
-    truth = part.y.argmax(-1) if part.y.ndim > 1 else part.y.astype(int).reshape(-1)
+    truth = _class_indices(part.y)
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
     report.confusion = confusion
     report.class_names = dataset.class_names or [str(i) for i in range(k)]
+    report.baselines["majority_class_accuracy"] = _majority_accuracy(dataset.train.y, truth, k)
     diag = np.diag(confusion).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         report.precision = np.nan_to_num(diag / confusion.sum(axis=0)).tolist()
         report.recall = np.nan_to_num(diag / confusion.sum(axis=1)).tolist()
+
+
+def _majority_accuracy(train_y: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Accuracy of always predicting the training split's most frequent class."""
+    majority = int(np.bincount(_class_indices(train_y), minlength=k).argmax())
+    return float(np.mean(truth == majority))
+
+
+def _class_indices(y: np.ndarray) -> np.ndarray:
+    """Class indices from indices or one-hot rows."""
+    return y.argmax(-1) if y.ndim > 1 else y.astype(int).reshape(-1)

@@ -35,9 +35,11 @@ from nnctl.rundir import (
     now,
     write_json,
 )
+from nnctl.spec.explain import origins
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
 from nnctl.training import checkpoint, finite
+from nnctl.training.hparams import write_hparams
 from nnctl.training.state import Checkpointer, TrainState, restore
 
 
@@ -90,6 +92,7 @@ def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> di
         trainer.begin()
         run.write_spec(trainer.resolved, spec.file)
         info = {"spec": spec.file, "seed": spec.seed, "started": started}
+        info["origins"] = origins(spec)  # whence each value not a default: for nnctl report
         info |= trainer.identity() | {"environment": environment(), "engine": engine(spec)}
         write_json(run.file(RUN_INFO), info)
         trainer.checkpointer.save(TrainState())
@@ -125,6 +128,8 @@ def resume(
             run.write_spec(trainer.resolved, spec.file)
         _say(f"resuming {run.path} from {latest.name} ({trainer.position(state)})")
         info = _resumed_info(run, latest.name, changes)
+        if changes:  # the values now come from the spec resumed with
+            info["origins"] = origins(spec)
         write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
         return _finish(trainer, state, info, quiet)
 
@@ -155,6 +160,7 @@ def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dic
         trainer.model.save(tmp)
     metrics, summary = trainer.conclude(state)
     write_json(run.file(METRICS), metrics)
+    write_hparams(run, trainer.resolved, metrics, state.epoch)
     with atomic_path(run.file(CURVES)) as tmp:
         trainer.plot(state, tmp)
     seconds = round(time.perf_counter() - clock, 2)

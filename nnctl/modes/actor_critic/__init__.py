@@ -37,6 +37,18 @@ class ActorCritic(Mode):
 
         return evaluation_report(spec, model)
 
+    def report_sections(self, spec, model, run, evaluation):
+        """Episode curves: each episode's return, the running reward and the losses."""
+        from nnctl.training.sections import curves_section
+
+        random = evaluation.baselines.get("random_policy_return", float("nan"))
+        caption = (
+            f"Return and running reward per training episode, and the losses. The trained policy "
+            f"returns {evaluation.metrics.get('mean_return', float('nan')):.1f} on average over "
+            f"{evaluation.samples} evaluation episodes; a random policy {random:.1f}."
+        )
+        return curves_section(run, "Episode curves", caption)
+
     def export_target(self, spec, model, fmt, samples):
         """The policy alone: observations in, action probabilities out."""
         from nnctl.modes.actor_critic.play import export_check, policy_model

@@ -62,6 +62,21 @@ class Gan(Mode):
 
         report.baselines |= gan.baselines(spec, model, data["part"])
 
+    def report_sections(self, spec, model, run, evaluation):
+        """The learning curves, and the generator's samples after the first and last epochs
+        (the same noise each epoch)."""
+        from nnctl.rundir import SAMPLES
+        from nnctl.training.sections import Section, picture_file
+
+        grids = sorted(run.file(SAMPLES).glob("epoch-*.png"))
+        shown = grids[:1] + grids[1:][-1:]  # the first and the last
+        pictures = [
+            picture_file(path, f"generated samples, {path.stem}", f"After {path.stem}.")
+            for path in shown
+        ]
+        sections = super().report_sections(spec, model, run, evaluation)
+        return [*sections, Section("Samples", pictures)]
+
     def export_target(self, spec, model, fmt, samples):
         """The generator: noise in, samples out."""
         from nnctl.modes.gan.build import noise_batch

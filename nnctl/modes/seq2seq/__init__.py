@@ -63,6 +63,21 @@ class Seq2Seq(Mode):
         wrong = [t for t in triples if t[1] != t[2]]
         report.examples = (wrong[:EXAMPLES] + [t for t in triples if t[1] == t[2]])[:EXAMPLES]
 
+    def report_sections(self, spec, model, run, evaluation):
+        """The learning curves, and decoded examples, mistakes first."""
+        from nnctl.training.sections import Section, Table
+
+        rows = [[s, e, p, "ok" if e == p else "wrong"] for s, e, p in evaluation.examples]
+        caption = (
+            f"Greedy decoding on the {evaluation.split} split, mistakes first; exact match "
+            f"{evaluation.metrics.get('exact_match', float('nan')):.3f}."
+        )
+        table = Table(["input", "expected", "decoded", ""], rows, caption)
+        return [
+            *super().report_sections(spec, model, run, evaluation),
+            Section("Decoded examples", [table]),
+        ]
+
     def export_target(self, spec, model, fmt, samples):
         """The model and its greedy decoder, as one SavedModel of strings in and out."""
         return ExportTarget(model, strings=True)

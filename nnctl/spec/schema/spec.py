@@ -52,6 +52,7 @@ class Spec(Section):
     env: EnvSpec | None = Field(None, description="train.mode actor_critic: the environment")
     agent: AgentSpec | None = Field(None, description="train.mode actor_critic: how it learns")
     _source: SourceMap | None = PrivateAttr(None)
+    _raw: dict[str, Any] | None = PrivateAttr(None)  # as written, composed: for value origins
 
     @property
     def input_names(self) -> tuple[str, ...]:
