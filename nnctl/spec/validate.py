@@ -23,6 +23,7 @@ from nnctl.spec.checks import check_raw, check_spec
 from nnctl.spec.compose import load_composed
 from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
 from nnctl.spec.modes import MODE_ONLY_SECTIONS, MODE_SECTIONS
+from nnctl.spec.search import check_space
 from nnctl.spec.schema import Spec, TrainSpec
 
 # What a pydantic error kind expects, for the rare error whose schema field cannot be found.
@@ -59,6 +60,8 @@ def validate(data: dict[str, Any], source: SourceMap, base_dir: Path | None = No
         spec._source = source  # cross-section checks may name other lines
         issues += check_spec(spec, base_dir)
     problems += [source.problem(path, message, at_key=at_key) for path, message, at_key in issues]
+    if not problems and spec.search is not None:  # each searched value, in a spec valid as is
+        problems = check_space(data, source, spec.search, base_dir)
     if problems:
         raise SpecError(_sorted(problems))
     spec._source = source
