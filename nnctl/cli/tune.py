@@ -60,7 +60,8 @@ def tune(
         command.worker(spec, request, _say)
         return
     err.print(f"tuning {spec.name} into {request.tune_dir}", markup=False)
-    best = command.tune(spec, request, _say)
+    show = _table(spec.search) if err.is_terminal and not quiet else None
+    best = command.tune(spec, request, _say, show)
     if best is None:
         raise UserError("no trial completed (all were pruned or failed); nothing is best")
     err.print(
@@ -73,6 +74,24 @@ def tune(
 
 def _say(line: str) -> None:
     err.print(line, markup=False)
+
+
+def _table(search):
+    """On a terminal: the table of trials so far, after each trial."""
+    from rich.table import Table
+
+    from nnctl.tune.results import table
+
+    def show(study) -> None:
+        headers, rows = table(study, search)
+        grid = Table(title="trials")
+        for header in headers:
+            grid.add_column(header, justify="left" if header == "state" else "right")
+        for row in rows:
+            grid.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+        err.print(grid)
+
+    return show
 
 
 def register(app: typer.Typer) -> None:

@@ -38,6 +38,11 @@ def check_space(
     from nnctl.spec.validate import validate  # validate.py calls this module
 
     problems, seen = [], set()
+    if search.sampler == "grid":
+        for key, parameter in search.parameters.items():
+            if parameter.kind != "choice":
+                message = "sampler grid takes choices only; list the values as choice"
+                problems.append(source.problem(("search", "parameters", key), message))
     for key, at, value in candidates(search):
         try:
             path = parse_key(key)

@@ -23,8 +23,8 @@ from nnctl.spec.checks import check_raw, check_spec
 from nnctl.spec.compose import load_composed
 from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
 from nnctl.spec.modes import MODE_ONLY_SECTIONS, MODE_SECTIONS
-from nnctl.spec.search import check_space
 from nnctl.spec.schema import Spec, TrainSpec
+from nnctl.spec.search import check_space
 
 # What a pydantic error kind expects, for the rare error whose schema field cannot be found.
 TYPE_WORDS = {

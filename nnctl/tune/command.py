@@ -19,6 +19,7 @@ from nnctl.tune.study import STORAGE_ENV, open_study, redact, storage_url
 from nnctl.tune.trial import Tune
 from nnctl.tune.worker import Worker, counts
 
+
 @dataclass
 class Request:
     """The command line of a tune, as given."""
@@ -49,7 +50,7 @@ def dry_run(spec: Spec) -> str:
     return "\n".join(lines)
 
 
-def tune(spec: Spec, request: Request, say) -> object:
+def tune(spec: Spec, request: Request, say, show=None) -> object:
     """Run the study to its budget; write results.csv, best.yaml, plots and HParams; return
     the best trial (None if no trial completed)."""
     search = spec.search
@@ -59,7 +60,7 @@ def tune(spec: Spec, request: Request, say) -> object:
     context = Tune(request.spec_path, request.overrides, request.tune_dir, search.metric)
     try:
         if request.workers == 1:
-            Worker(study, search, context, say).run()
+            Worker(study, search, context, say, show).run()
         else:
             _spawn(request, url, say)
     except (Interrupted, KeyboardInterrupt):
@@ -68,7 +69,7 @@ def tune(spec: Spec, request: Request, say) -> object:
             f"checkpoint; continue with: {request.again()}",
             signal.SIGINT,
         ) from None
-    finished, running, failed = counts(study)
+    finished, _, failed = counts(study)
     if finished < search.trials:
         raise UserError(
             f"{failed} trials failed and {finished} of {search.trials} finished; see the "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nnctl.rundir import SPEC, write_text
 from nnctl.spec.schema import SearchSpec
+from nnctl.tune.trial import PRUNED_EPOCH
 from nnctl.tune.worker import EPOCHS, SECONDS, SURPLUS
 
 RESULTS, BEST, PLOTS, HPARAMS = "results.csv", "best.yaml", "plots", "hparams"
@@ -21,18 +22,34 @@ def trials(study) -> list:
     return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
 
 
-def write_results(study, search: SearchSpec, tune_dir: Path) -> None:
-    rows = io.StringIO()
-    writer = csv.writer(rows, lineterminator="\n")
+def table(study, search: SearchSpec) -> tuple[list[str], list[list]]:
+    """(headers, a row per trial): trial, state (pruned with its epoch), the metric, each
+    parameter, epochs, seconds."""
     keys = list(search.parameters)
-    writer.writerow(["trial", "state", search.metric, *keys, "epochs", "seconds"])
+    headers = ["trial", "state", search.metric, *keys, "epochs", "seconds"]
+    rows = []
     for t in trials(study):
         value = "" if t.value is None else t.value
         params = [t.params.get(key, "") for key in keys]
         attrs = t.user_attrs
-        state = t.state.name.lower()
-        writer.writerow([t.number, state, value, *params, attrs.get(EPOCHS, ""), attrs.get(SECONDS, "")])
-    write_text(tune_dir / RESULTS, rows.getvalue())
+        rows.append(
+            [t.number, _state(t), value, *params, attrs.get(EPOCHS, ""), attrs.get(SECONDS, "")]
+        )
+    return headers, rows
+
+
+def _state(trial) -> str:
+    state = trial.state.name.lower()
+    pruned = trial.user_attrs.get(PRUNED_EPOCH)
+    return f"pruned at epoch {pruned}" if state == "pruned" and pruned else state
+
+
+def write_results(study, search: SearchSpec, tune_dir: Path) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    headers, rows = table(study, search)
+    writer.writerows([headers, *rows])
+    write_text(tune_dir / RESULTS, text.getvalue())
 
 
 def best(study):

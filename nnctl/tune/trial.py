@@ -7,14 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnctl.keras_env import import_keras
 from nnctl.rundir import CHECKPOINTS, RunDir
 from nnctl.spec.search import NO_SEARCH, override
 from nnctl.spec.validate import load_spec
-from nnctl.training import checkpoint
-from nnctl.training import run as training
-
-keras = import_keras()
 
 TRIALS = "trials"
 PRUNED_EPOCH = "pruned_epoch"  # the trial's user attribute: the epoch its pruner stopped it at
@@ -48,37 +43,44 @@ class Tune:
         return spec
 
 
-class Pruning(keras.callbacks.Callback):
-    """Reports the metric to the Optuna trial after each epoch; stops training when the pruner
-    says the trial is hopeless, noting the epoch."""
+def pruning(trial, metric: str):
+    """A Keras callback that reports ``metric`` to the Optuna trial after each epoch and stops
+    training when the pruner says the trial is hopeless, noting the epoch."""
+    from nnctl.keras_env import import_keras
 
-    def __init__(self, trial, metric: str):
-        super().__init__()
-        self.trial, self.metric, self.pruned_at = trial, metric, None
+    keras = import_keras()
 
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.metric)
-        if value is None:
-            return
-        self.trial.report(float(value), epoch + 1)
-        if self.trial.should_prune():
-            self.pruned_at = epoch + 1
-            self.trial.set_user_attr(PRUNED_EPOCH, epoch + 1)
-            self.model.stop_training = True
+    class Pruning(keras.callbacks.Callback):
+        pruned_at = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(metric)
+            if value is None:
+                return
+            trial.report(float(value), epoch + 1)
+            if trial.should_prune():
+                self.pruned_at = epoch + 1
+                trial.set_user_attr(PRUNED_EPOCH, epoch + 1)
+                self.model.stop_training = True
+
+    return Pruning()
 
 
 def run_trial(tune: Tune, trial, values: dict, *, resume: bool) -> Outcome:
     """Train (or, for an interrupted trial with a checkpoint, resume) the trial's run."""
+    from nnctl.training import checkpoint
+    from nnctl.training import run as training
+
     spec = tune.spec(values)
     run = RunDir(tune.run_dir(trial.number))
-    pruning = Pruning(trial, tune.metric)
+    callback = pruning(trial, tune.metric)
     base = tune.spec_path.parent
     if resume and checkpoint.intact(run.file(CHECKPOINTS)) is not None:
-        metrics = training.resume(spec, base, run, quiet=tune.quiet, extra=[pruning])
+        metrics = training.resume(spec, base, run, quiet=tune.quiet, extra=[callback])
     else:
         run = RunDir.create(run.path, force=True)
-        metrics = training.train(spec, base, run, quiet=tune.quiet, extra=[pruning])
-    pruned_at = pruning.pruned_at or trial.user_attrs.get(PRUNED_EPOCH)
+        metrics = training.train(spec, base, run, quiet=tune.quiet, extra=[callback])
+    pruned_at = callback.pruned_at or trial.user_attrs.get(PRUNED_EPOCH)
     epochs = run.read_info().get("epochs", spec.train.epochs)
     if pruned_at is not None:
         return Outcome(None, epochs, True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from nnctl.tune.trial import Tune, run_trial
 CLAIMS = "claims"
 TUNE_DIR_ATTR, HOST_ATTR = "tune_dir", "host"
 SECONDS, EPOCHS = "seconds", "epochs"
+WORKER = "worker"  # the process that ran (or last resumed) the trial
 SURPLUS = "surplus"  # a trial another machine's worker asked for past the budget: never run
 WAIT_S = 2.0
 UNNAMED_S = 60  # a RUNNING trial without a tune directory this old lost its worker at birth
@@ -82,8 +84,10 @@ def _try_claim(path: Path) -> IO | None:
 
 
 class Worker:
-    def __init__(self, study, search: SearchSpec, tune: Tune, say):
+    def __init__(self, study, search: SearchSpec, tune: Tune, say, show=None):
+        """``say``: a line to show; ``show``: called with the study after each trial."""
         self.study, self.search, self.tune, self.say = study, search, tune, say
+        self.show = show or (lambda study: None)
         self.home = str(tune.tune_dir.resolve())
         self.host = socket.gethostname()
         self.claims = tune.tune_dir / CLAIMS
@@ -95,7 +99,7 @@ class Worker:
             with _locked(self.claims / "ask"):
                 claim = self._orphan() or self._ask()
             if claim is None:
-                finished, running, failed = counts(self.study)
+                finished, _, failed = counts(self.study)
                 if finished >= self.search.trials or failed >= self.search.trials:
                     return
                 time.sleep(WAIT_S)  # others' trials are running; one may fail or be killed
@@ -150,6 +154,7 @@ class Worker:
         trial = optuna.trial.Trial(self.study, self._trial_id(claim.number))
         trial.set_user_attr(TUNE_DIR_ATTR, self.home)
         trial.set_user_attr(HOST_ATTR, self.host)
+        trial.set_user_attr(WORKER, os.getpid())
         values = suggest(trial, self.search)  # a resumed trial's: the values it was given
         verb = "resuming" if claim.resumed else "starting"
         self.say(f"trial {claim.number}: {verb} ({_shown(values)})")
@@ -176,9 +181,12 @@ class Worker:
         frozen = self.study.tell(trial, value, state=state, skip_if_finished=True)
         claim.handle.close()
         self.say(line(frozen, self.search.metric))
+        self.show(self.study)
 
     def _trial_id(self, number: int) -> int:
-        return next(t._trial_id for t in self.study.get_trials(deepcopy=False) if t.number == number)
+        return next(
+            t._trial_id for t in self.study.get_trials(deepcopy=False) if t.number == number
+        )
 
 
 def _fail():
@@ -202,4 +210,5 @@ def line(trial, metric: str) -> str:
     epochs = trial.user_attrs.get(EPOCHS, "?")
     pruned = trial.user_attrs.get("pruned_epoch")
     at = f" at epoch {pruned}" if pruned and state == "pruned" else ""
-    return f"trial {trial.number}: {state}{at}  {value}  {epochs} epochs  {trial.user_attrs.get(SECONDS, 0)} s"
+    seconds = trial.user_attrs.get(SECONDS, 0)
+    return f"trial {trial.number}: {state}{at}  {value}  {epochs} epochs  {seconds} s"

@@ -1,6 +1,6 @@
 """The spec language, version 1: every section, key, type, range and default, one module per
-section (``data``, ``model``, ``optimizer``, ``train``, ``gan``, ``actor_critic``, ``search``, and ``spec``,
-the whole).
+section (``data``, ``model``, ``optimizer``, ``train``, ``gan``, ``actor_critic``, ``search``,
+and ``spec``, the whole).
 
 Pydantic checks structure (unknown keys, types, ranges) and reports every problem with its path;
 ``checks.py`` adds the rules that need Keras's names or span several sections. The JSON Schema
