@@ -65,11 +65,11 @@ BROKEN = {
     ),
     "log scale from zero": (
         "    optimizer.learning_rate: {loguniform: [0, 0.1]}\n",
-        ["expected low > 0 on a log scale"],
+        ["a log scale needs low > 0. Received: [0.0, 0.1]"],
     ),
     "empty range": (
         "    optimizer.learning_rate: {uniform: [0.1, 0.1]}\n",
-        ["expected [low, high] with low < high"],
+        ["a range [low, high] needs low < high. Received: [0.1, 0.1]"],
     ),
 }
 

@@ -32,9 +32,14 @@ def override(key: str, value: Any) -> str:
 
 
 def check_space(
-    data: dict[str, Any], source: SourceMap, search: SearchSpec, base_dir: Path | None
+    data: dict[str, Any],
+    source: SourceMap,
+    search: SearchSpec,
+    base_dir: Path | None,
+    known: set[tuple[str, str]] = frozenset(),
 ) -> list[Problem]:
-    """A problem at each choice or range end that makes the spec invalid (once per message)."""
+    """A problem at each choice or range end that makes the spec invalid (once per message;
+    ``known``: the spec's own (path, message) problems, not repeated for each value)."""
     from nnctl.spec.validate import validate  # validate.py calls this module
 
     problems, seen = [], set()
@@ -58,6 +63,8 @@ def check_space(
             problems += _once(seen, source, at[:3], str(exc))
         except SpecError as exc:
             for problem in exc.problems:
+                if (problem.path, problem.message) in known:
+                    continue
                 where = f"{problem.path}: " if problem.path and problem.path != key else ""
                 message = f"with {key} = {format_value(value)}: {where}{problem.message}"
                 problems += _once(seen, source, at, message, dedupe=(key, where, problem.message))

@@ -60,8 +60,9 @@ def validate(data: dict[str, Any], source: SourceMap, base_dir: Path | None = No
         spec._source = source  # cross-section checks may name other lines
         issues += check_spec(spec, base_dir)
     problems += [source.problem(path, message, at_key=at_key) for path, message, at_key in issues]
-    if not problems and spec.search is not None:  # each searched value, in a spec valid as is
-        problems = check_space(data, source, spec.search, base_dir)
+    if spec is not None and spec.search is not None:  # each searched value set in the spec
+        known = {(format_path(path), message) for path, message, _ in issues}
+        problems += check_space(data, source, spec.search, base_dir, known)
     if problems:
         raise SpecError(_sorted(problems))
     spec._source = source

@@ -56,7 +56,7 @@ def tune(spec: Spec, request: Request, say, show=None) -> object:
     search = spec.search
     request.tune_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(request.tune_dir, request.storage)
-    study = open_study(search, spec.name, url, spec.seed)
+    study = open_study(search, spec.name, url, spec.seed, spec.train.epochs)
     context = Tune(request.spec_path, request.overrides, request.tune_dir, search.metric)
     try:
         if request.workers == 1:
@@ -90,7 +90,7 @@ def finish(study, spec: Spec, context: Tune):
 def worker(spec: Spec, request: Request, say) -> None:
     """One worker process of ``--workers N`` (the storage URL comes in the environment)."""
     url = storage_url(request.tune_dir, request.storage)
-    study = open_study(spec.search, spec.name, url, spec.seed + os.getpid())
+    study = open_study(spec.search, spec.name, url, spec.seed + os.getpid(), spec.train.epochs)
     context = Tune(request.spec_path, request.overrides, request.tune_dir, spec.search.metric)
     Worker(study, spec.search, context, say).run()
 

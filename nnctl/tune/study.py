@@ -31,8 +31,9 @@ def storage_url(tune_dir: Path, given: str | None) -> str:
     return given or f"sqlite:///{(tune_dir / DATABASE).resolve()}"
 
 
-def open_study(search: SearchSpec, name: str, url: str, seed: int):
-    """The study (created, or loaded to continue); refuses one made for another search."""
+def open_study(search: SearchSpec, name: str, url: str, seed: int, epochs: int):
+    """The study (created, or loaded to continue); refuses one made for another search.
+    ``epochs``: the most a trial trains (the pruners' scale)."""
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -44,7 +45,7 @@ def open_study(search: SearchSpec, name: str, url: str, seed: int):
             study_name=name,
             direction=search.goal,
             sampler=sampler(search, seed),
-            pruner=pruner(search),
+            pruner=pruner(search, epochs),
             load_if_exists=True,
         )
     except (ImportError, ValueError, optuna.exceptions.OptunaError, OSError) as exc:
@@ -104,13 +105,15 @@ def _grid(search: SearchSpec) -> dict[str, list]:
     return {key: p.choice for key, p in search.parameters.items()}
 
 
-def pruner(search: SearchSpec):
+def pruner(search: SearchSpec, epochs: int):
+    """Median: after 3 finished trials, stop one whose metric is behind their median at the
+    same epoch, once a quarter of the epochs are done (early epochs say little)."""
     import optuna
 
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=max(1, epochs // 4))
     if search.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1)
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, epochs // 8), max_resource=epochs)
     return optuna.pruners.NopPruner()
 
 

@@ -41,9 +41,9 @@ class Parameter(Section):
             return self
         low, high = getattr(self, name)
         if not low < high:
-            raise ValueError(f"expected [low, high] with low < high, got [{low}, {high}]")
+            raise ValueError(f"a range [low, high] needs low < high. Received: [{low}, {high}]")
         if name == "loguniform" and low <= 0:
-            raise ValueError(f"expected low > 0 on a log scale, got [{low}, {high}]")
+            raise ValueError(f"a log scale needs low > 0. Received: [{low}, {high}]")
         return self
 
     @property
