@@ -117,6 +117,15 @@ def test_a_valid_search_section_validates_and_dry_runs(write_spec, cli):
     assert "optimizer.learning_rate  loguniform [0.001, 0.1]" in out
     assert "model.layers[0].units    choice [8, 16]" in out
     assert "budget: 5 trials of at most 2 epochs each" in out
+    assert "first trial: the hand-set values (optimizer.learning_rate=0.001, " in out
+
+
+def test_the_hand_set_values_inside_the_space_are_the_first_trial(write_spec):
+    from nnctl.spec.search import hand_set
+    from nnctl.spec.validate import load_spec
+
+    spec, _ = load_spec(write_spec(TUNED.replace("[8, 16]", "[32, 64]")))
+    assert hand_set(spec.resolved(), spec.search) == {"optimizer.learning_rate": 0.001}
 
 
 def test_tune_needs_a_search_section(digits_spec, cli):
@@ -169,6 +178,8 @@ def test_a_small_tune_writes_trials_results_best_and_plots(write_spec, cli, tmp_
     rows = _rows(tune_dir)
     assert [r["trial"] for r in rows] == ["0", "1", "2"]
     assert {r["state"] for r in rows} == {"complete"}
+    hand_set = {"optimizer.learning_rate": "0.001", "model.layers[0].units": "16"}
+    assert hand_set.items() <= rows[0].items()  # the first trial: the spec's own values
     assert list(rows[0]) == [
         "trial", "state", "val_accuracy", "optimizer.learning_rate", "model.layers[0].units",
         "epochs", "seconds",

@@ -7,6 +7,7 @@ value came from.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,18 @@ def set_value(data: dict, path: PathKey, value: Any) -> PathKey:
     path = _through_layer_name(data, path)
     _assign(data, path, value)
     return path
+
+
+def value_at(data: dict, path: PathKey) -> Any:
+    """The value at a ``--set`` key path, or None where the spec does not set it."""
+    node: Any = copy.deepcopy(data)
+    for part in _through_layer_name(node, path):
+        found = isinstance(node, dict) and part in node
+        found = found or (isinstance(node, list) and isinstance(part, int) and part < len(node))
+        if not found:
+            return None
+        node = node[part]
+    return node
 
 
 def _through_layer_name(data: dict, path: PathKey) -> PathKey:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nnctl.errors import Problem, SpecError
-from nnctl.spec.compose import parse_key, set_value
+from nnctl.spec.compose import parse_key, set_value, value_at
 from nnctl.spec.loader import PathKey, SourceMap, format_value
 from nnctl.spec.schema import SearchSpec
 
@@ -24,6 +24,23 @@ def candidates(search: SearchSpec) -> Iterator[Candidate]:
     for key, parameter in search.parameters.items():
         for index, value in enumerate(parameter.values):
             yield key, ("search", "parameters", key, parameter.kind, index), value
+
+
+def hand_set(data: dict[str, Any], search: SearchSpec) -> dict[str, Any]:
+    """The spec's own values at the searched paths that lie in the space (the first trial)."""
+    values = {}
+    for key, parameter in search.parameters.items():
+        value = value_at(data, parse_key(key))
+        if parameter.kind == "choice":
+            inside = value in parameter.choice
+        else:
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            low, high = parameter.values
+            inside = numeric and low <= value <= high
+            inside = inside and (parameter.kind != "intuniform" or isinstance(value, int))
+        if inside:
+            values[key] = value
+    return values
 
 
 def override(key: str, value: Any) -> str:

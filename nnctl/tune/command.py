@@ -13,11 +13,11 @@ from pathlib import Path
 
 from nnctl.errors import Interrupted, UserError
 from nnctl.spec.schema import Spec
-from nnctl.spec.search import describe
+from nnctl.spec.search import describe, hand_set
 from nnctl.tune import results
 from nnctl.tune.study import STORAGE_ENV, open_study, redact, storage_url
 from nnctl.tune.trial import Tune
-from nnctl.tune.worker import Worker, counts
+from nnctl.tune.worker import HAND_SET, Worker, counts
 
 
 @dataclass
@@ -47,6 +47,9 @@ def dry_run(spec: Spec) -> str:
     lines += [f"  {row}" for row in describe(search)]
     budget = f"{search.trials} trials of at most {spec.train.epochs} epochs each"
     lines.append(f"budget: {budget}; sampler {search.sampler}, pruner {search.pruner}")
+    hand = hand_set(spec.resolved(), search)
+    shown = ", ".join(f"{key}={value}" for key, value in hand.items()) or "none in the space"
+    lines.append(f"first trial: the hand-set values ({shown})")
     return "\n".join(lines)
 
 
@@ -57,6 +60,8 @@ def tune(spec: Spec, request: Request, say, show=None) -> object:
     request.tune_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(request.tune_dir, request.storage)
     study = open_study(search, spec.name, url, spec.seed, spec.train.epochs)
+    if not study.trials:  # the first trial trains the hand-set values (those in the space)
+        study.enqueue_trial(hand_set(spec.resolved(), search), user_attrs={HAND_SET: True})
     context = Tune(request.spec_path, request.overrides, request.tune_dir, search.metric)
     try:
         if request.workers == 1:

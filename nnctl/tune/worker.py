@@ -30,6 +30,7 @@ from nnctl.tune.trial import Tune, run_trial
 CLAIMS = "claims"
 TUNE_DIR_ATTR, HOST_ATTR = "tune_dir", "host"
 SECONDS, EPOCHS = "seconds", "epochs"
+HAND_SET = "hand_set"  # the trial of the spec's own values
 WORKER = "worker"  # the process that ran (or last resumed) the trial
 SURPLUS = "surplus"  # a trial another machine's worker asked for past the budget: never run
 WAIT_S = 2.0
@@ -55,7 +56,7 @@ def counts(study) -> tuple[int, int, int]:
 
     trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
     finished = sum(t.state in finished_states() for t in trials)
-    running = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)  # WAITING: asked for next
     failed = sum(t.state == TrialState.FAIL for t in trials)
     return finished, running, failed
 
