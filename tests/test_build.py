@@ -52,6 +52,12 @@ EXPECTED = {
         ["Rescaling"] + ["Dense", "BatchNormalization", "Dropout"] * 2 + ["Dense"],
         64 * 256 + 256 + 4 * 256 + 256 * 256 + 256 + 4 * 256 + 2570,
     ),
+    # regularized_digits with a search section: trains the hand-set values, the same net
+    "tuned_digits": (
+        (64,),
+        ["Rescaling"] + ["Dense", "BatchNormalization", "Dropout"] * 2 + ["Dense"],
+        64 * 256 + 256 + 4 * 256 + 256 * 256 + 256 + 4 * 256 + 2570,
+    ),
     "rotated_digits": (
         (64,),
         [
