@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import signal
+import socket
 import sqlite3
+import time
 
 import pytest
 from conftest import DIGITS, DIGITS_TRAINING, interrupted, spawn
@@ -297,3 +299,33 @@ def test_ctrl_c_stops_a_tune_cleanly_with_the_command_to_continue(write_spec, tm
     assert process.returncode == 0, err
     assert "trial 0: resuming" in err
     assert [r["state"] for r in _rows(tune_dir)] == ["complete"]
+
+
+def test_another_machines_silent_trial_is_failed_and_not_counted(write_spec, tmp_path):
+    from optuna.trial import TrialState
+
+    from nnctl.spec.validate import load_spec
+    from nnctl.tune.study import open_study, storage_url
+    from nnctl.tune.trial import HEARTBEAT, Tune
+    from nnctl.tune.worker import HOST_ATTR, TUNE_DIR_ATTR, Worker, counts
+
+    spec, _ = load_spec(write_spec(TUNED))
+    tune_dir = tmp_path / "tune"
+    tune_dir.mkdir()
+    study = open_study(spec.search, "digits", storage_url(tune_dir, None), 0, 2)
+    for host, beat in [("elsewhere", 0.0), ("elsewhere", time.time()), ("", 0.0)]:
+        trial = study.ask()
+        trial.set_user_attr(HOST_ATTR, host or socket.gethostname())
+        trial.set_user_attr(TUNE_DIR_ATTR, "/far/away" if host else str(tmp_path / "other"))
+        trial.set_user_attr(HEARTBEAT, beat)
+    context = Tune(tmp_path / "spec.yaml", [], tune_dir, "val_accuracy")
+    said = []
+    assert Worker(study, spec.search, context, said.append)._orphan() is None
+    states = [t.state for t in study.trials]
+    # silent for longer than SILENT_S: failed (another trial takes its place); alive: left
+    assert states == [TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL]
+    assert counts(study) == (0, 1, 2)
+    assert said == [
+        "trial 0: failed (its worker on another machine is silent)",
+        "trial 2: failed (its worker on another machine is silent)",
+    ]

@@ -24,8 +24,7 @@ def json_schema() -> dict:
     defs["ModelSpec"]["properties"]["blocks"] = BLOCKS
     schema["properties"]["extends"] = {  # read before validation (compose.py), so not in Spec
         "type": "string",
-        "description": "a base spec (a path relative to this file) whose values this one "
-        "overrides",
+        "description": "a base spec (a path relative to this file) whose values this one overrides",
     }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 

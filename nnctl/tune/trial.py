@@ -4,6 +4,7 @@ reported to Optuna after every epoch so its pruner can stop a hopeless trial."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from nnctl.spec.validate import load_spec
 
 TRIALS = "trials"
 PRUNED_EPOCH = "pruned_epoch"  # the trial's user attribute: the epoch its pruner stopped it at
+HEARTBEAT = "heartbeat"  # the trial's user attribute: when its worker last said it was alive
 
 
 @dataclass
@@ -54,6 +56,7 @@ def pruning(trial, metric: str):
         pruned_at = None
 
         def on_epoch_end(self, epoch, logs=None):
+            trial.set_user_attr(HEARTBEAT, time.time())
             value = (logs or {}).get(metric)
             if value is None:
                 return

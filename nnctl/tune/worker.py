@@ -25,7 +25,7 @@ from typing import IO
 from nnctl.errors import Diverged, Interrupted
 from nnctl.spec.schema import SearchSpec
 from nnctl.tune.study import suggest
-from nnctl.tune.trial import Tune, run_trial
+from nnctl.tune.trial import HEARTBEAT, Tune, run_trial
 
 CLAIMS = "claims"
 TUNE_DIR_ATTR, HOST_ATTR = "tune_dir", "host"
@@ -35,6 +35,7 @@ WORKER = "worker"  # the process that ran (or last resumed) the trial
 SURPLUS = "surplus"  # a trial another machine's worker asked for past the budget: never run
 WAIT_S = 2.0
 UNNAMED_S = 60  # a RUNNING trial without a tune directory this old lost its worker at birth
+SILENT_S = 3600  # another machine's RUNNING trial silent this long (no epoch ended) lost its worker
 
 
 @dataclass
@@ -129,16 +130,30 @@ class Worker:
         return len(alive) >= self.search.trials
 
     def _orphan(self) -> Claim | None:
-        """A RUNNING trial of this tune directory whose worker is gone, claimed for this one."""
+        """A RUNNING trial of this tune directory whose worker is gone, claimed for this one.
+        Another machine's trial silent for ``SILENT_S`` is failed, so another takes its place."""
         from optuna.trial import TrialState
 
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if self._silent(frozen):
+                self.study.tell(frozen.number, state=_fail(), skip_if_finished=True)
+                self.say(f"trial {frozen.number}: failed (its worker on another machine is silent)")
+                continue
             if not self._ours(frozen):
                 continue
             handle = _try_claim(self.claims / f"{frozen.number:04d}")
             if handle is not None:
                 return Claim(frozen.number, handle, resumed=True)
         return None
+
+    def _silent(self, frozen) -> bool:
+        attrs = frozen.user_attrs
+        elsewhere = attrs.get(HOST_ATTR, self.host) != self.host
+        elsewhere = elsewhere or attrs.get(TUNE_DIR_ATTR, self.home) != self.home
+        last = attrs.get(HEARTBEAT)
+        if last is None:
+            last = (frozen.datetime_start or datetime.now()).timestamp()
+        return elsewhere and time.time() - last > SILENT_S
 
     def _ours(self, frozen) -> bool:
         """A trial this tune directory's workers ran, or one whose worker died between asking
@@ -156,6 +171,7 @@ class Worker:
         trial.set_user_attr(TUNE_DIR_ATTR, self.home)
         trial.set_user_attr(HOST_ATTR, self.host)
         trial.set_user_attr(WORKER, os.getpid())
+        trial.set_user_attr(HEARTBEAT, time.time())
         values = suggest(trial, self.search)  # a resumed trial's: the values it was given
         verb = "resuming" if claim.resumed else "starting"
         self.say(f"trial {claim.number}: {verb} ({_shown(values)})")
