@@ -95,6 +95,12 @@ EXPECTED = {
         ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
         784 * 512 + 512 + 512 * 512 + 512 + 5130,
     ),
+    # fashion_mnist_mlp with a search section: trains the hand-set values, the same net
+    "tuned_fashion_mnist": (
+        (28, 28),
+        ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
+        784 * 512 + 512 + 512 * 512 + 512 + 5130,
+    ),
     # LSTM controller on 6 bits + delimiter + one 16-wide read vector; interface of
     # R*W + 3W + 5R + 3 = 72; output Dense on controller (64) and read vector (16)
     "dnc_copy": (

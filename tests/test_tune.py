@@ -222,7 +222,7 @@ def test_pruning_callback_reports_each_epoch_and_stops_a_hopeless_trial():
             self.reported.append((step, value))
 
         def should_prune(self):
-            return len(self.reported) == 2
+            return len(self.reported) >= 2
 
         def set_user_attr(self, key, value):
             self.user_attrs[key] = value
@@ -231,8 +231,15 @@ def test_pruning_callback_reports_each_epoch_and_stops_a_hopeless_trial():
         stop_training = False
 
     trial, model = Trial(), Model()
+    last = pruning(Trial(), "val_accuracy")
+    last.set_model(model)
+    last.set_params({"epochs": 2})
+    last.on_epoch_end(0, {"val_accuracy": 0.5})
+    last.on_epoch_end(1, {"val_accuracy": 0.6})  # the last epoch: finished, not pruned
+    assert not model.stop_training
     callback = pruning(trial, "val_accuracy")
     callback.set_model(model)
+    callback.set_params({"epochs": 5})
     callback.on_epoch_end(0, {"val_accuracy": 0.5, "loss": 1.0})
     assert not model.stop_training
     callback.on_epoch_end(1, {"val_accuracy": 0.6})

@@ -61,7 +61,8 @@ def pruning(trial, metric: str):
             if value is None:
                 return
             trial.report(float(value), epoch + 1)
-            if trial.should_prune():
+            last = epoch + 1 >= (self.params or {}).get("epochs", epoch + 2)  # nothing to save
+            if not last and trial.should_prune():
                 self.pruned_at = epoch + 1
                 trial.set_user_attr(PRUNED_EPOCH, epoch + 1)
                 self.model.stop_training = True
