@@ -45,12 +45,19 @@ def dry_run(spec: Spec) -> str:
     search = spec.search
     lines = [f"search of {spec.name}: {search.goal} {search.metric}"]
     lines += [f"  {row}" for row in describe(search)]
-    budget = f"{search.trials} trials of at most {spec.train.epochs} epochs each"
+    budget = f"{search.trials} trials of at most {most_epochs(spec)} epochs each"
     lines.append(f"budget: {budget}; sampler {search.sampler}, pruner {search.pruner}")
     hand = hand_set(spec.resolved(), search)
     shown = ", ".join(f"{key}={value}" for key, value in hand.items()) or "none in the space"
     lines.append(f"first trial: the hand-set values ({shown})")
     return "\n".join(lines)
+
+
+def most_epochs(spec: Spec) -> int:
+    """The most epochs a trial trains (the pruners' scale): train.epochs, or its largest
+    searched value."""
+    searched = spec.search.parameters.get("train.epochs")
+    return int(max(searched.values)) if searched else spec.train.epochs
 
 
 def tune(spec: Spec, request: Request, say, show=None) -> object:
@@ -59,7 +66,7 @@ def tune(spec: Spec, request: Request, say, show=None) -> object:
     search = spec.search
     request.tune_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(request.tune_dir, request.storage)
-    study = open_study(search, spec.name, url, spec.seed, spec.train.epochs)
+    study = open_study(search, spec.name, url, spec.seed, most_epochs(spec))
     if not study.trials:  # the first trial trains the hand-set values (those in the space)
         study.enqueue_trial(hand_set(spec.resolved(), search), user_attrs={HAND_SET: True})
     context = Tune(request.spec_path, request.overrides, request.tune_dir, search.metric)
@@ -95,7 +102,7 @@ def finish(study, spec: Spec, context: Tune):
 def worker(spec: Spec, request: Request, say) -> None:
     """One worker process of ``--workers N`` (the storage URL comes in the environment)."""
     url = storage_url(request.tune_dir, request.storage)
-    study = open_study(spec.search, spec.name, url, spec.seed + os.getpid(), spec.train.epochs)
+    study = open_study(spec.search, spec.name, url, spec.seed + os.getpid(), most_epochs(spec))
     context = Tune(request.spec_path, request.overrides, request.tune_dir, spec.search.metric)
     Worker(study, spec.search, context, say).run()
 
