@@ -212,7 +212,7 @@ def test_a_small_tune_writes_trials_results_best_and_plots(write_spec, cli, tmp_
 
 @pytest.mark.slow
 def test_pruning_callback_reports_each_epoch_and_stops_a_hopeless_trial():
-    from nnctl.tune.trial import PRUNED_EPOCH, pruning
+    from nnctl.tune.trial import HEARTBEAT, PRUNED_EPOCH, pruning
 
     class Trial:  # the part of optuna.Trial the callback uses
         def __init__(self):
@@ -246,7 +246,8 @@ def test_pruning_callback_reports_each_epoch_and_stops_a_hopeless_trial():
     assert trial.reported == [(1, 0.5), (2, 0.6)]
     assert model.stop_training
     assert callback.pruned_at == 2
-    assert trial.user_attrs == {PRUNED_EPOCH: 2}
+    assert trial.user_attrs[PRUNED_EPOCH] == 2
+    assert trial.user_attrs[HEARTBEAT] > 0  # each epoch says the worker is alive
 
 
 @pytest.mark.slow
