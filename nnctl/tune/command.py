@@ -49,7 +49,8 @@ def dry_run(spec: Spec) -> str:
     lines.append(f"budget: {budget}; sampler {search.sampler}, pruner {search.pruner}")
     hand = hand_set(spec.resolved(), search)
     shown = ", ".join(f"{key}={value}" for key, value in hand.items()) or "none in the space"
-    lines.append(f"first trial: the hand-set values ({shown})")
+    if search.sampler != "grid":  # a grid runs every combination, the hand-set one among them
+        lines.append(f"first trial: the hand-set values ({shown})")
     return "\n".join(lines)
 
 
@@ -67,7 +68,7 @@ def tune(spec: Spec, request: Request, say, show=None) -> object:
     request.tune_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(request.tune_dir, request.storage)
     study = open_study(search, spec.name, url, spec.seed, most_epochs(spec))
-    if not study.trials:  # the first trial trains the hand-set values (those in the space)
+    if not study.trials and search.sampler != "grid":  # first: the hand-set values in the space
         study.enqueue_trial(hand_set(spec.resolved(), search), user_attrs={HAND_SET: True})
     context = Tune(request.spec_path, request.overrides, request.tune_dir, search.metric)
     try:

@@ -86,7 +86,7 @@ def sampler(search: SearchSpec, seed: int):
     import optuna
 
     if search.sampler == "grid":
-        return optuna.samplers.GridSampler(_grid(search), seed=seed)
+        return _grid_sampler()(_grid(search), seed=seed)
     if search.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if search.sampler == "cmaes":
@@ -98,6 +98,18 @@ def sampler(search: SearchSpec, seed: int):
             ) from None
         return optuna.samplers.CmaEsSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
+
+
+def _grid_sampler():
+    """Optuna's grid sampler, without its call of ``Study.stop`` once the grid is done, which
+    works only inside ``Study.optimize``: nnctl's workers stop at the budget themselves."""
+    import optuna
+
+    class Grid(optuna.samplers.GridSampler):
+        def after_trial(self, study, trial, state, values) -> None:
+            pass
+
+    return Grid
 
 
 def _grid(search: SearchSpec) -> dict[str, list]:
