@@ -112,10 +112,10 @@ ABOUT = {
         "≈0.86 (same net, measured here with plain Keras); MLPs reach 0.88–0.90",
     ),
     "tuned_fashion_mnist": (
-        "fashion_mnist_mlp.yaml with a `search:` section (learning rate, width, dropout rates, "
-        "batch size); `nnctl train` trains the hand-set values, `nnctl tune` searches",
-        "nnctl tune, 10 trials (README, Hyperparameter search): the best trial's test accuracy "
-        "{tuned_accuracy}",
+        "fashion_mnist_mlp.yaml with a `search:` section (a grid over epochs and learning "
+        "rate); `nnctl train` trains the hand-set values, `nnctl tune` searches",
+        "nnctl tune, 4 trials (README, Hyperparameter search): the best trial's test accuracy "
+        "0.878, loss 0.3414",
     ),
     "tuned_digits": (
         "regularized_digits.yaml with a `search:` section (learning rate, width, dropout rates, "
