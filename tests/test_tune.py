@@ -337,3 +337,20 @@ def test_another_machines_silent_trial_is_failed_and_not_counted(write_spec, tmp
         "trial 0: failed (its worker on another machine is silent)",
         "trial 2: failed (its worker on another machine is silent)",
     ]
+
+
+def test_a_grid_study_told_outside_optimize_runs_its_grid_once(write_spec, tmp_path):
+    from nnctl.spec.validate import load_spec
+    from nnctl.tune.study import open_study, storage_url, suggest
+
+    grid = SEARCH.replace("pruner: none", "sampler: grid").replace(
+        "{loguniform: [1.0e-3, 1.0e-1]}", "{choice: [0.001, 0.01]}"
+    )
+    spec, _ = load_spec(write_spec(DIGITS + grid))
+    study = open_study(spec.search, "digits", storage_url(tmp_path, None), 0, 2)
+    seen = []
+    for _ in range(4):  # Optuna's own grid sampler calls Study.stop here, outside optimize
+        trial = study.ask()
+        seen.append(tuple(suggest(trial, spec.search).values()))
+        study.tell(trial, 0.5)
+    assert sorted(seen) == [(0.001, 8), (0.001, 16), (0.01, 8), (0.01, 16)]
