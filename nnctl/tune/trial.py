@@ -5,7 +5,7 @@ reported to Optuna after every epoch so its pruner can stop a hopeless trial."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from nnctl.rundir import CHECKPOINTS, RunDir
@@ -32,8 +32,7 @@ class Tune:
     overrides: list[str]
     tune_dir: Path
     metric: str
-    quiet: bool = True
-    lines: list[str] = field(default_factory=list)
+    quiet: bool = True  # plain progress lines: one per epoch
 
     def run_dir(self, number: int) -> Path:
         return self.tune_dir / TRIALS / f"{number:04d}"
