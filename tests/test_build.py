@@ -52,6 +52,12 @@ EXPECTED = {
         ["Rescaling"] + ["Dense", "BatchNormalization", "Dropout"] * 2 + ["Dense"],
         64 * 256 + 256 + 4 * 256 + 256 * 256 + 256 + 4 * 256 + 2570,
     ),
+    # regularized_digits with a search section: trains the hand-set values, the same net
+    "tuned_digits": (
+        (64,),
+        ["Rescaling"] + ["Dense", "BatchNormalization", "Dropout"] * 2 + ["Dense"],
+        64 * 256 + 256 + 4 * 256 + 256 * 256 + 256 + 4 * 256 + 2570,
+    ),
     "rotated_digits": (
         (64,),
         [
@@ -85,6 +91,12 @@ EXPECTED = {
         320 + 2312 + 2336 + 9248 + 289,
     ),
     "fashion_mnist_mlp": (
+        (28, 28),
+        ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
+        784 * 512 + 512 + 512 * 512 + 512 + 5130,
+    ),
+    # fashion_mnist_mlp with a search section: trains the hand-set values, the same net
+    "tuned_fashion_mnist": (
         (28, 28),
         ["Rescaling", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"],
         784 * 512 + 512 + 512 * 512 + 512 + 5130,

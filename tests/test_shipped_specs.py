@@ -14,6 +14,7 @@ from rich.console import Console
 from text_data import write_csv
 
 from nnctl.model_safety import check_saved_model
+from nnctl.spec.compose import load_composed
 
 pytestmark = pytest.mark.slow  # trains every spec; RichProgress imports Keras
 
@@ -23,7 +24,7 @@ DOWNLOADS = {"mnist", "cifar10", "imdb"}
 
 def small_copy(spec: Path, tmp_path: Path) -> Path:
     """The spec at a tiny size; MNIST (a download) becomes Fashion-MNIST, which has its shape."""
-    data = yaml.safe_load(spec.read_text())
+    data, _ = load_composed(spec)  # a spec that extends another, with the other merged in
     if "env" in data:  # actor_critic: a few short episodes instead of data
         data["env"]["max_episode_steps"] = 30
         data["agent"] |= {"episodes": 3, "evaluation_episodes": 2}

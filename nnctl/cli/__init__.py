@@ -21,6 +21,7 @@ from nnctl.cli import (
     schema,
     summary,
     train,
+    tune,
     validate,
 )
 from nnctl.cli.common import options
@@ -32,8 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-COMMANDS = (init, validate, render, schema, summary, train, resume, runs, compare, report, evaluate,
-            export, predict)  # fmt: skip
+COMMANDS = (init, validate, render, schema, summary, train, resume, tune, runs, compare, report,
+            evaluate, export, predict)  # fmt: skip
 for module in COMMANDS:
     module.register(app)
 

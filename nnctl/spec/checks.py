@@ -294,7 +294,8 @@ def _check_optimizer(
         if arg in OptimizerSpec.model_fields:
             continue
         if arg not in allowed:
-            listed = suggest(arg, allowed) or f"; {name} takes: {', '.join(allowed)}"
+            close = suggest(arg, [*allowed, *OptimizerSpec.model_fields])
+            listed = close or f"; {name} takes: {', '.join(allowed)}"
             unknown = f"unknown argument {arg!r} for {name}{listed}"
             yield (*root, arg), RENAMED_OPTIMIZER_ARGS.get(arg, unknown), True
         elif isinstance(value, float) and not math.isfinite(value):
@@ -422,15 +423,18 @@ def _check_monitors(spec: Spec) -> Iterator[Issue]:
     has_validation = not isinstance(spec.train.validation, float) or spec.train.validation > 0
     names = list(spec.gan.logs()) if spec.gan is not None else logged_names(spec)
     computed = names + ([f"val_{n}" for n in names] if has_validation else [])
-    watchers = [("train", "early_stopping", spec.train.early_stopping)]
-    watchers.append(("optimizer", "schedule", spec.optimizer.schedule))
-    for section, key, watcher in watchers:
-        monitor = getattr(watcher, "monitor", None)
+    stop, schedule, search = spec.train.early_stopping, spec.optimizer.schedule, spec.search
+    watchers = [
+        (("train", "early_stopping", "monitor"), getattr(stop, "monitor", None)),
+        (("optimizer", "schedule", "monitor"), getattr(schedule, "monitor", None)),
+        (("search", "metric"), getattr(search, "metric", None)),  # nnctl tune scores trials by it
+    ]
+    for path, monitor in watchers:
         if monitor is None or monitor in computed:
             continue
         fix = _monitor_fix(monitor, computed, has_validation, spec.gan is not None)
         message = f"{monitor!r} is never computed{fix}; computed: {', '.join(computed)}"
-        yield (section, key, "monitor"), message, False
+        yield path, message, False
     if not isinstance(spec.train.validation, float):
         yield from _check_validation_source(spec.train.validation)
 

@@ -7,6 +7,7 @@ value came from.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -96,15 +97,33 @@ def _apply_override(data: dict, source: SourceMap, override: str) -> None:
     try:
         if not sep:
             raise ValueError("expected KEY=VALUE, e.g. --set train.epochs=5")
-        path = _through_layer_name(data, parse_key(key.strip()))
-        value = _parse_value(text)
-        _assign(data, path, value)
+        path = set_value(data, parse_key(key.strip()), _parse_value(text))
     except ValueError as exc:
         raise UserError(f"{label}: {exc}") from None
     for table in (source.values, source.keys):
         for old in [p for p in table if p[: len(path)] == path]:
             del table[old]
     source.values[path] = source.keys[path] = Mark(label)
+
+
+def set_value(data: dict, path: PathKey, value: Any) -> PathKey:
+    """Set the value at a ``--set`` key path (``nnctl tune`` sets searched values this way);
+    return the path as it lies in ``data``. Raises ValueError saying why it cannot."""
+    path = _through_layer_name(data, path)
+    _assign(data, path, value)
+    return path
+
+
+def value_at(data: dict, path: PathKey) -> Any:
+    """The value at a ``--set`` key path, or None where the spec does not set it."""
+    node: Any = copy.deepcopy(data)
+    for part in _through_layer_name(node, path):
+        found = isinstance(node, dict) and part in node
+        found = found or (isinstance(node, list) and isinstance(part, int) and part < len(node))
+        if not found:
+            return None
+        node = node[part]
+    return node
 
 
 def _through_layer_name(data: dict, path: PathKey) -> PathKey:

@@ -22,6 +22,10 @@ def json_schema() -> dict:
     _share_layer_schemas(defs["LayerSpec"])
     defs["NodeSpec"] = _node_schema(defs["NodeSpec"])
     defs["ModelSpec"]["properties"]["blocks"] = BLOCKS
+    schema["properties"]["extends"] = {  # read before validation (compose.py), so not in Spec
+        "type": "string",
+        "description": "a base spec (a path relative to this file) whose values this one overrides",
+    }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 

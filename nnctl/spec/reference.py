@@ -57,7 +57,7 @@ def _rows(model: type[BaseModel], prefix: str, skip: set[str] = frozenset()) -> 
 def reference() -> str:
     header = "| key | type | default | meaning |\n|---|---|---|---|"
     parts = [header]
-    sections = {"data", "model", "optimizer", "train", "export", "gan", "env", "agent"}
+    sections = {"data", "model", "optimizer", "train", "export", "gan", "env", "agent", "search"}
     parts += _rows(schema.Spec, "", skip=sections)
     parts += _rows(schema.DataCommon, "data.")
     parts += _rows(schema.ModelSpec, "model.")
@@ -68,6 +68,8 @@ def reference() -> str:
     parts += _rows(schema.GanSpec, "gan.")
     parts += _rows(schema.EnvSpec, "env.")
     parts += _rows(schema.AgentSpec, "agent.")
+    parts += _rows(schema.SearchSpec, "search.")
+    parts += _rows(schema.Parameter, "search.parameters.KEY.")
     sources = typing.get_args(typing.get_args(schema.DataSpec)[0])
     parts.append("\n**Data sources** (`data.source`) and their own keys:\n")
     parts.append(header)

@@ -25,6 +25,7 @@ from nnctl.spec.compose import load_composed
 from nnctl.spec.loader import PathKey, SourceMap, expected_got, format_path, format_value
 from nnctl.spec.modes import MODE_ONLY_SECTIONS, MODE_SECTIONS
 from nnctl.spec.schema import Spec, TrainSpec
+from nnctl.spec.search import check_space
 
 # What a pydantic error kind expects, for the rare error whose schema field cannot be found.
 TYPE_WORDS = {
@@ -60,6 +61,9 @@ def validate(data: dict[str, Any], source: SourceMap, base_dir: Path | None = No
         spec._source = source  # cross-section checks may name other lines
         issues += check_spec(spec, base_dir)
     problems += [source.problem(path, message, at_key=at_key) for path, message, at_key in issues]
+    if spec is not None and spec.search is not None:  # each searched value set in the spec
+        known = {(format_path(path), message) for path, message, _ in issues}
+        problems += check_space(data, source, spec.search, base_dir, known)
     if problems:
         raise SpecError(_sorted(problems))
     spec._source, spec._raw = source, copy.deepcopy(data)

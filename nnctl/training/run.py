@@ -15,6 +15,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,8 +69,9 @@ class Trainer(Protocol):
     def position(self, state: TrainState) -> str:
         """Where a resumed run continues from, in words."""
 
-    def advance(self, state: TrainState, quiet: bool) -> TrainState:
-        """Train from ``state`` to the end, checkpointing on the way."""
+    def advance(self, state: TrainState, quiet: bool, extra: Sequence = ()) -> TrainState:
+        """Train from ``state`` to the end, checkpointing on the way; ``extra``: the caller's
+        Keras callbacks (nnctl tune's pruning), where the mode's loop has epochs."""
 
     def conclude(self, state: TrainState) -> tuple[dict[str, Any], dict[str, Any]]:
         """The final metrics, and what run.json adds; writes the mode's own artifacts."""
@@ -83,8 +85,11 @@ def _make_trainer(spec: Spec, base_dir: Path, run: RunDir) -> Trainer:
     return mode_of(spec).trainer(spec, base_dir, run)
 
 
-def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> dict[str, Any]:
-    """Train the spec into a new run directory; return the final metrics."""
+def train(
+    spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False, extra: Sequence = ()
+) -> dict[str, Any]:
+    """Train the spec into a new run directory; return the final metrics. ``extra``: Keras
+    callbacks the caller adds to the loop."""
     started = now()
     with run.lock():
         run.clear()
@@ -96,11 +101,17 @@ def train(spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False) -> di
         info |= trainer.identity() | {"environment": environment(), "engine": engine(spec)}
         write_json(run.file(RUN_INFO), info)
         trainer.checkpointer.save(TrainState())
-        return _finish(trainer, TrainState(), info, quiet)
+        return _finish(trainer, TrainState(), info, quiet, extra)
 
 
 def resume(
-    spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False, force: bool = False
+    spec: Spec,
+    base_dir: Path,
+    run: RunDir,
+    *,
+    quiet: bool = False,
+    force: bool = False,
+    extra: Sequence = (),
 ) -> dict[str, Any]:
     """Continue a run from its newest intact checkpoint; refuse a changed spec or data
     unless ``force``. Return the final metrics."""
@@ -131,7 +142,7 @@ def resume(
         if changes:  # the values now come from the spec resumed with
             info["origins"] = origins(spec)
         write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
-        return _finish(trainer, state, info, quiet)
+        return _finish(trainer, state, info, quiet, extra)
 
 
 def engine(spec: Spec) -> dict[str, Any]:
@@ -147,12 +158,14 @@ def engine(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _finish(trainer: Trainer, state: TrainState, info: dict, quiet: bool) -> dict[str, Any]:
+def _finish(
+    trainer: Trainer, state: TrainState, info: dict, quiet: bool, extra: Sequence
+) -> dict[str, Any]:
     """Train from ``state`` to the end, then write model, metrics and curves, and seal."""
     clock = time.perf_counter()
     run = trainer.run
     run.unseal()
-    state = trainer.advance(state, quiet)
+    state = trainer.advance(state, quiet, extra)
     pause_point("finalize")
     weights = {v.path: np.asarray(v) for v in trainer.model.variables}
     finite.refuse_non_finite(weights, MODEL, trainer.checkpointer.last)

@@ -8,6 +8,7 @@ does its own way (``nnctl.modes``).
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,13 @@ class Session:
             return f"epoch {state.epoch + 1} of {epochs}, after batch {state.step}"
         return f"after epoch {state.epoch} of {epochs}"
 
-    def advance(self, state: TrainState, quiet: bool) -> TrainState:
-        """Train from ``state`` to the last epoch (or early stopping)."""
+    def advance(self, state: TrainState, quiet: bool, extra: Sequence = ()) -> TrainState:
+        """Train from ``state`` to the last epoch (or early stopping), with the caller's
+        ``extra`` callbacks."""
         spec, run, model, dataset = self.spec, self.run, self.model, self.dataset
         if state.history:  # a resumed run's history is the checkpoint's, whatever was written
             write_text(run.file(HISTORY), history_csv(state.history))
-        extra = self.mode.callbacks(spec, model, dataset, run.path)
+        extra = [*self.mode.callbacks(spec, model, dataset, run.path), *extra]
         loop = make_loop(spec, dataset, model, run, self.checkpointer, quiet=quiet, extra=extra)
         return loop.run(state)
 

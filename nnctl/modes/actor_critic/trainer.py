@@ -12,6 +12,7 @@ so a resumed run replays exactly the episodes an uninterrupted one would have pl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,9 @@ class Agent:
     def position(self, state: TrainState) -> str:
         return f"after episode {state.epoch}"
 
-    def advance(self, state: TrainState, quiet: bool) -> TrainState:
-        """Play and learn from ``state`` to the last episode, or until solved."""
+    def advance(self, state: TrainState, quiet: bool, extra: Sequence = ()) -> TrainState:
+        """Play and learn from ``state`` to the last episode, or until solved (episodes have no
+        Keras epoch hooks: ``extra`` callbacks are not called)."""
         write_text(self.run.file(HISTORY), history_csv(state.history))
         return _episodes(self, state, quiet)
 

@@ -1,6 +1,6 @@
 """The spec language, version 1: every section, key, type, range and default, one module per
-section (``data``, ``model``, ``optimizer``, ``train``, ``gan``, ``actor_critic``, and ``spec``,
-the whole).
+section (``data``, ``model``, ``optimizer``, ``train``, ``gan``, ``actor_critic``, ``search``,
+and ``spec``, the whole).
 
 Pydantic checks structure (unknown keys, types, ranges) and reports every problem with its path;
 ``checks.py`` adds the rules that need Keras's names or span several sections. The JSON Schema
@@ -86,5 +86,6 @@ from nnctl.spec.schema.optimizer import (  # noqa: F401
     Schedule,
     StepDecay,
 )
+from nnctl.spec.schema.search import DISTRIBUTIONS, Parameter, SearchSpec  # noqa: F401
 from nnctl.spec.schema.spec import Spec, _source_first  # noqa: F401
 from nnctl.spec.schema.train import CheckpointSpec, EarlyStopping, ExportSpec, Mode, TrainSpec  # noqa: F401

@@ -14,6 +14,7 @@ from nnctl.spec.schema.data import DataSpec
 from nnctl.spec.schema.gan import GanSpec
 from nnctl.spec.schema.model import INPUT_NAME, SEQ2SEQ_INPUTS, ModelSpec
 from nnctl.spec.schema.optimizer import OptimizerSpec
+from nnctl.spec.schema.search import SearchSpec
 from nnctl.spec.schema.train import ExportSpec, TrainSpec
 
 
@@ -51,6 +52,9 @@ class Spec(Section):
     gan: GanSpec | None = Field(None, description="train.mode gan: generator, discriminator")
     env: EnvSpec | None = Field(None, description="train.mode actor_critic: the environment")
     agent: AgentSpec | None = Field(None, description="train.mode actor_critic: how it learns")
+    search: SearchSpec | None = Field(
+        None, description="nnctl tune: the values searched (nnctl train trains the hand-set ones)"
+    )
     _source: SourceMap | None = PrivateAttr(None)
     _raw: dict[str, Any] | None = PrivateAttr(None)  # as written, composed: for value origins
 
