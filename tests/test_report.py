@@ -147,6 +147,20 @@ def test_origins_name_the_file_line_and_the_set(digits_spec):
     assert "train.batch_size" not in found  # a default
 
 
+def test_origins_of_a_layer_given_in_short_form(write_spec):
+    """``Reshape: [8, 8, 1]`` sets target_shape with a list: its line is the origin."""
+    from nnctl.spec.explain import origins
+    from nnctl.spec.validate import load_spec
+
+    text = DIGITS_TRAINING.replace(
+        "    - Dense: {units: 16", "    - Reshape: [64]\n    - Dense: {units: 16"
+    )
+    path = write_spec(text)
+    line = path.read_text().splitlines().index("    - Reshape: [64]") + 1
+    spec, _ = load_spec(path)
+    assert origins(spec)["model.layers[0].Reshape.target_shape"] == f"{path}:{line}"
+
+
 @pytest.mark.parametrize(
     ("info", "shown"),
     [

@@ -22,15 +22,14 @@ def origin(path: PathKey, raw: dict[str, Any], source: SourceMap) -> str:
     for depth, part in enumerate(path):
         if isinstance(node, dict) and part not in node and _is_layer_entry(path[:depth]):
             part = next(iter(node))  # the user wrote another spelling of the layer name
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and part < len(node)
-        ):
+        indexed = isinstance(node, list) and isinstance(part, int)
+        if (isinstance(node, dict) and part in node) or (indexed and part < len(node)):
             node = node[part]
             raw_path.append(part)
-        elif isinstance(node, dict | list):
+        elif isinstance(node, dict) or indexed:
             return DEFAULT
         else:
-            break  # a short form (``Dense: 64``) set this value
+            break  # a short form (``Dense: 64``, ``Reshape: [8, 8, 1]``) set this value
     mark = source.values.get(tuple(raw_path))
     return str(mark) if mark else DEFAULT
 
