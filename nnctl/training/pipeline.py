@@ -82,7 +82,8 @@ def keras_data(x, y, size: int) -> dict:
     """The arguments that give ``model.evaluate`` (or ``predict``, ``y`` None) a split: the
     arrays themselves, or streamed features as batches from their file."""
     if not any(isinstance(part, FileRows) for part in _leaves((x, y))):
-        return {"x": model_input(x), "y": y, "batch_size": size}
+        arrays = {"x": model_input(x)} if y is None else {"x": model_input(x), "y": y}
+        return arrays | {"batch_size": size}
     return {"x": batches((x,) if y is None else (x, y), size)}
 
 
