@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -135,8 +134,9 @@ def child(args: list[str]) -> None:
         result = child_keras(Path(rest[0]), Path(rest[1]), int(rest[2]))
     else:
         result = child_sweep(rest[0], rest[1], Path(rest[2]))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print("RESULT " + json.dumps(result | {"peak_mib": peak / 1024}), flush=True)
+    from nnctl.training.run import peak_memory_mib  # VmHWM: not the parent's size at fork
+
+    print("RESULT " + json.dumps(result | {"peak_mib": peak_memory_mib()}), flush=True)
 
 
 # ---------------------------------------------------------------------------------- the parent

@@ -185,8 +185,14 @@ def _finish(
 
 def peak_memory_mib() -> float:
     """This process's peak resident memory so far (file pages read through the page cache, as
-    streamed data is, are not in it)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+    streamed data is, are not in it): Linux's VmHWM, which starts afresh at exec, unlike
+    ``ru_maxrss``, which a child starts with its parent's size at fork."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return round(int(line.split()[1]) / 1024, 1)  # kB
+    except (OSError, StopIteration, ValueError, IndexError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _resumed_info(run: RunDir, checkpoint_name: str, changes: list[str]) -> dict[str, Any]:
