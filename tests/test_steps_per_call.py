@@ -77,6 +77,22 @@ def test_sigterm_finishes_the_call_and_commits_its_end(tmp_path):
     assert (run / "checkpoints" / "ckpt-e0000-s000004").is_dir()
 
 
+def test_a_signal_after_an_epochs_last_call_resumes_into_the_next_epoch(tmp_path):
+    """Stopped after batch 21 of 21 (the epoch's last call, before its end): the resumed run has
+    no call left in that epoch, ends it and goes on."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(FAULTS.replace("epochs: 6", "epochs: 2"))
+    run = tmp_path / "run"
+    result = interrupted(["train", spec, "--out", run, "-q"], "step:21", signal.SIGTERM,
+                         tmp_path / "ready")  # fmt: skip
+    assert result["rc"] == 143, result["err"][-2000:]
+    assert "SIGTERM received: stopped at epoch 1, batch 21 " in result["err"]
+    resumed = finish(spawn("resume", run, "-q"))
+    assert resumed["rc"] == 0, resumed["err"][-2000:]
+    assert "(epoch 1 of 2, after batch 21)" in resumed["err"]
+    assert (run / "model.keras").is_file()
+
+
 @pytest.mark.parametrize(
     ("nan_at", "named"),
     [

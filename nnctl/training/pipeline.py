@@ -46,6 +46,8 @@ class Pipeline:
         """The inputs of the calls ``plan`` lists, in that order, from the rows ``order`` lists."""
         import tensorflow as tf
 
+        if not plan:  # a signal stopped the epoch after its last call: nothing left
+            return iter(())
         order = tf.constant(order, tf.int64)
         first, steps = (np.array(column, dtype="int64") for column in zip(*plan, strict=True))
 
