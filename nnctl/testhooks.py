@@ -60,6 +60,19 @@ def poison(x: np.ndarray, part: str, epoch: int, batch: int | None = None) -> np
     return np.full(x.shape, np.nan, dtype="float32")
 
 
+def poison_call(data: tuple, epoch: int, first: int) -> tuple:
+    """A compiled call's input, batches stacked ``(steps, batch, ...)`` from batch ``first``,
+    with the batch ``NNCTL_TEST_NAN_AT`` names, if any, as NaN features."""
+    if not os.environ.get(NAN_AT, "").startswith("train:") or isinstance(data[0], dict):
+        return data
+    x = np.asarray(data[0])
+    for i, batch in enumerate(x):
+        if (bad := poison(batch, "train", epoch, first + i)) is not batch:
+            x = x.copy()
+            x[i] = bad
+    return (x, *data[1:])
+
+
 def poison_targets(y: np.ndarray, epoch: int) -> np.ndarray:
     """Validation targets ``y`` as NaN if ``NNCTL_TEST_NAN_AT`` names this epoch's validation and
     they are floats (class labels are left as they are)."""

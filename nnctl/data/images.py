@@ -4,6 +4,7 @@ subfolder of images per class, decoded and resized as batches need them (``FileR
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def _rows(spec, folder: Path, names: list[str], key: str) -> tuple[FileRows, np.
             digest.update(f"{name}/{path.name}:{len(data)};".encode())
             digest.update(data)
             try:
-                with Image.open(path) as image:
+                with Image.open(io.BytesIO(data)) as image:  # the bytes hashed: one read
                     image.verify()
             except Exception as exc:  # PIL raises many kinds for a damaged file
                 raise DataError(key, f"{path} is not a readable image ({exc})") from None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -81,7 +81,7 @@ class NpyFile:
         if path.stat().st_size < expected:
             raise DataError(key, f"{path} is truncated: its header promises {shape} {dtype}")
         layout = cls(path, offset, dtype, tuple(shape))
-        return cls(path, offset, dtype, tuple(shape), layout.scan(key))
+        return replace(layout, digest=layout.scan(key))
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows``, in that order: one positioned read per run of consecutive rows."""

@@ -17,7 +17,6 @@ Keras's callbacks (early stopping, reduce-on-plateau, TensorBoard, progress) are
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,7 @@ import numpy as np
 from nnctl.data import Arrays, Split, count
 from nnctl.keras_env import import_keras
 from nnctl.rundir import HISTORY, RunDir, write_text
-from nnctl.testhooks import NAN_AT, pause_point, poison, poison_targets, poison_weights
+from nnctl.testhooks import pause_point, poison, poison_call, poison_targets, poison_weights
 from nnctl.training import finite
 from nnctl.training.callbacks import history_csv
 from nnctl.training.pipeline import Pipeline, keras_data
@@ -75,18 +74,6 @@ class Batches:
             calls.append((step, steps))
             step, global_step = step + steps, global_step + steps
         return calls
-
-
-def _poisoned(data: tuple, epoch: int, step: int) -> tuple:
-    """A call's input with the batch that ``NNCTL_TEST_NAN_AT`` names, if any, as NaN features."""
-    if not os.environ.get(NAN_AT, "").startswith("train:") or isinstance(data[0], dict):
-        return data
-    x = data[0].numpy()
-    for i, batch in enumerate(x):
-        if (bad := poison(batch, "train", epoch, step + i)) is not batch:
-            x = x.copy()
-            x[i] = bad
-    return (x, *data[1:])
 
 
 class Loop:
@@ -164,7 +151,7 @@ class Loop:
         for batch in range(step, step + steps):
             poison_weights(self.model, state.epoch, batch)
         self.callbacks.on_train_batch_begin(step)
-        values, total = self.train_steps(_poisoned(data, state.epoch, step))
+        values, total = self.train_steps(poison_call(data, state.epoch, step))
         values = np.asarray(values)  # (steps, logs): the one read-back of the call
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
         last = int(bad[0]) if bad.size else steps - 1

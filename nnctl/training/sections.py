@@ -64,7 +64,7 @@ def curves_section(run: RunDir, title: str, caption: str) -> list[Section]:
     path = run.file(CURVES)
     if not path.is_file():
         return []
-    return [Section(title, [Picture(path.read_bytes(), title, caption)])]
+    return [Section(title, [picture_file(path, title, caption)])]
 
 
 def picture_file(path: Path, alt: str, caption: str) -> Picture:
