@@ -10,6 +10,7 @@ class ExitCode(IntEnum):
     OK = 0
     INTERNAL = 1  # a bug or an environment failure: not the user's mistake
     USAGE = 2  # the user's mistake: invalid spec, missing file, unknown source
+    PEER_LOST = 170  # a cluster's worker was lost: 128-255, which Kubernetes's TFJob retries
 
 
 class NnctlError(Exception):
@@ -64,6 +65,13 @@ class SpecError(UserError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(p.render() for p in problems))
+
+
+class PeerLost(NnctlError):
+    """A worker of a ``multi_worker`` cluster stopped or stopped answering, so this one stops
+    too; restarting every worker continues from the last checkpoint."""
+
+    exit_code = ExitCode.PEER_LOST
 
 
 class Interrupted(NnctlError):

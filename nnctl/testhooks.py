@@ -60,17 +60,31 @@ def poison(x: np.ndarray, part: str, epoch: int, batch: int | None = None) -> np
     return np.full(x.shape, np.nan, dtype="float32")
 
 
-def poison_call(data: tuple, epoch: int, first: int) -> tuple:
-    """A compiled call's input, batches stacked ``(steps, batch, ...)`` from batch ``first``,
-    with the batch ``NNCTL_TEST_NAN_AT`` names, if any, as NaN features."""
-    if not os.environ.get(NAN_AT, "").startswith("train:") or isinstance(data[0], dict):
-        return data
-    x = np.asarray(data[0])
-    for i, batch in enumerate(x):
-        if (bad := poison(batch, "train", epoch, first + i)) is not batch:
-            x = x.copy()
-            x[i] = bad
-    return (x, *data[1:])
+def poison_call(inputs: tuple, epoch: int, first: int) -> tuple:
+    """A compiled call's arguments (``Pipeline.calls``) for batches from ``first`` on, with the
+    batch ``NNCTL_TEST_NAN_AT`` names, if any, as NaN features: the split's tensors with that
+    batch's rows poisoned, or (streamed) the stacked batches ``(steps, batch, ...)`` themselves."""
+    if not os.environ.get(NAN_AT, "").startswith("train:"):
+        return inputs
+    if len(inputs) == 1:  # streamed: the batches
+        data = inputs[0]
+        if isinstance(data[0], dict):
+            return inputs
+        x = np.asarray(data[0])
+        for i, batch in enumerate(x):
+            if (bad := poison(batch, "train", epoch, first + i)) is not batch:
+                x = x.copy()
+                x[i] = bad
+        return ((x, *data[1:]),)
+    sources, rows = inputs
+    if isinstance(sources[0], dict):
+        return inputs
+    x = np.asarray(sources[0])
+    for i, index in enumerate(rows):
+        if (batch := x[index]) is not (bad := poison(batch, "train", epoch, first + i)):
+            x = x.copy()  # the split itself stays as it was
+            x[index] = bad
+    return ((x, *sources[1:]), rows)
 
 
 def poison_targets(y: np.ndarray, epoch: int) -> np.ndarray:

@@ -37,8 +37,17 @@ def train(
     from nnctl.modes import placeholder
     from nnctl.rundir import RunDir, default_run_dir
     from nnctl.training import run as training
+    from nnctl.training.distribute import cluster, strategy
 
-    if resume:
+    strategy(spec)  # train.distribute's devices and cluster, before TensorFlow starts
+    if cluster(spec) is not None:  # multi_worker: every worker runs this same command
+        if run_dir is None:
+            raise UserError("train.distribute.strategy multi_worker needs --out RUN_DIR, the "
+                            "same on every worker")  # fmt: skip
+        placeholder(spec, None)
+        run = writing(RunDir(run_dir), spec_path)
+        metrics = training.train_cluster(spec, spec_path.parent, run, quiet=quiet, force=force)
+    elif resume:
         if run_dir is None:
             raise UserError("--resume needs the run directory: --out RUN_DIR")
         run = writing(RunDir(run_dir), spec_path)

@@ -124,17 +124,22 @@ class Gan(keras.Model):
 
         real = self.preprocess(_features(data), training=False)
         batch = ops.shape(real)[0]
+        # Under a strategy each replica's gradients are summed: each replica's loss counts for
+        # its share of the global batch (as Keras's own losses do).
+        share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         for _ in range(self.discriminator_steps):
             fake = self.generator(self._noise(batch), training=True)
             with tf.GradientTape() as tape:
                 d_loss, real_out, fake_out = self._discriminate(real, fake, training=True)
+                scaled = d_loss * share
             weights = self.discriminator.trainable_variables
-            self.discriminator_optimizer.apply(tape.gradient(d_loss, weights), weights)
+            self.discriminator_optimizer.apply(tape.gradient(scaled, weights), weights)
         with tf.GradientTape() as tape:
             fake = self.generator(self._noise(batch), training=True)
             g_loss = self._loss(1.0, self.discriminator(fake, training=True))
+            scaled = g_loss * share
         weights = self.generator.trainable_variables
-        self.generator_optimizer.apply(tape.gradient(g_loss, weights), weights)
+        self.generator_optimizer.apply(tape.gradient(scaled, weights), weights)
         return self._track(d_loss, g_loss, real_out, fake_out, fake)
 
     def test_step(self, data):
@@ -151,7 +156,18 @@ class Gan(keras.Model):
         return loss, real_out, fake_out
 
     def _noise(self, batch):
-        return keras.random.normal((batch, self.latent_dim), seed=self.noise_seed)
+        """Latent noise for ``batch`` rows. Under a strategy, this replica's rows of one draw
+        for the global batch: replicas generate different samples, and together what one
+        device would."""
+        import tensorflow as tf
+
+        replica = tf.distribute.get_replica_context()
+        replicas = replica.num_replicas_in_sync if replica else 1
+        noise = keras.random.normal((batch * replicas, self.latent_dim), seed=self.noise_seed)
+        if replicas == 1:
+            return noise
+        first = replica.replica_id_in_sync_group * batch
+        return noise[first : first + batch]
 
     def _loss(self, target: float, output):
         """Binary cross-entropy of the discriminator's ``output`` against ``target``."""

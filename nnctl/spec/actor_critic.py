@@ -30,6 +30,10 @@ def check_actor_critic(spec: Spec) -> Iterator[Issue]:
         if _set(spec.train, key):
             message = f"{_not_here('train.' + key)}: its learning step runs as written"
             yield ("train", key), message, True
+    if spec.train.distribute is not None:
+        message = (f"{_not_here('train.distribute')}: an agent learns from the one environment it "
+                   "plays, step by step, which replicas cannot split")  # fmt: skip
+        yield ("train", "distribute"), message, True
     if _set(spec.train.checkpoint, "every_steps"):
         where = ("train", "checkpoint", "every_steps")
         yield where, f"{_not_here('it')} (see agent.checkpoint_every)", True

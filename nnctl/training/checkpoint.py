@@ -9,6 +9,7 @@ do not match its manifest is damaged: it is set aside and the previous one is us
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -132,3 +133,26 @@ def _set_aside(checkpoint: Checkpoint) -> None:
 
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def to_bytes(found: tuple[str, dict, dict, bool] | None) -> bytes:
+    """A checkpoint as read, ``(name, arrays, state, finished)``, as bytes to send to a
+    cluster's other workers (none: empty)."""
+    if found is None:
+        return b""
+    name, arrays, state, finished = found
+    header = json.dumps({"name": name, "state": state, "finished": finished}).encode()
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return len(header).to_bytes(8, "little") + header + buffer.getvalue()
+
+
+def from_bytes(blob: bytes) -> tuple[str, dict, dict, bool] | None:
+    """What ``to_bytes`` sent."""
+    if not blob:
+        return None
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + size])
+    with np.load(io.BytesIO(blob[8 + size :]), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    return header["name"], arrays, header["state"], header["finished"]

@@ -2,13 +2,14 @@
 from any checkpoint, even mid-epoch, continues exactly as it would have without interruption.
 
 Steps run ``per_call`` at a time inside one compiled call (a ``tf.while_loop`` over the call's
-batches stacked as ``(steps, batch, ...)``, which a ``tf.data`` pipeline gathers and prefetches:
-``nnctl.training.pipeline``), and everything Python does (logs, callbacks' batch hooks, the
-divergence guard, signals, checkpoints) happens between calls. Calls end at every multiple of
-``per_call`` in the run's global step count, so a checkpoint every ``every_steps`` (a multiple of
-it) always falls between calls, and a resumed run makes the same calls as an uninterrupted one;
-the first call of an epoch runs up to the next multiple, the last full batches of an epoch make a
-shorter call, and a partial last batch is a call of its own.
+batches stacked as ``(steps, batch, ...)``, gathered in the graph or read by a ``tf.data``
+pipeline: ``nnctl.training.pipeline``; under ``train.distribute`` each step's batch is split
+among the replicas: ``nnctl.training.distribute``), and everything Python does (logs,
+callbacks' batch hooks, the divergence guard, signals, checkpoints) happens between calls. Calls
+end at every multiple of ``per_call`` in the run's global step count, so a checkpoint every
+``every_steps`` (a multiple of it) always falls between calls, and a resumed run makes the same
+calls as an uninterrupted one; the first call of an epoch runs up to the next multiple, the last
+full batches of an epoch make a shorter call, and a partial last batch is a call of its own.
 
 Keras's callbacks (early stopping, reduce-on-plateau, TensorBoard, progress) are driven as
 ``model.fit`` drives them; the epoch's metrics are Keras's own running means.
@@ -16,7 +17,6 @@ Keras's callbacks (early stopping, reduce-on-plateau, TensorBoard, progress) are
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from nnctl.rundir import HISTORY, RunDir, write_text
 from nnctl.testhooks import pause_point, poison, poison_call, poison_targets, poison_weights
 from nnctl.training import finite
 from nnctl.training.callbacks import history_csv
+from nnctl.training.distribute import Distribution
 from nnctl.training.pipeline import Pipeline, keras_data
 from nnctl.training.signals import Stop, interrupted, interruptible
 from nnctl.training.state import Checkpointer, TrainState
@@ -42,10 +43,12 @@ class Batches:
     size: int
     seed: int
     shuffle: bool
+    min_rows: int = 1  # a partial last batch of fewer rows is left out (one row per replica)
 
     @property
     def steps(self) -> int:
-        return max(1, math.ceil(count(self.x) / self.size))
+        full, rest = divmod(count(self.x), self.size)
+        return max(1, full + (rest >= self.min_rows))
 
     def order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
@@ -92,6 +95,7 @@ class Loop:
         checkpointer: Checkpointer,
         every_steps: int | None,
         advice: str,
+        distribution: Distribution,
         per_call: int = 1,
         jit_compile: bool = False,  # XLA-compile the steps (train.jit_compile)
     ):
@@ -103,11 +107,12 @@ class Loop:
         )
         self.run_dir, self.epochs, self.checkpointer = run, epochs, checkpointer
         self.every_steps, self.advice, self.per_call = every_steps, advice, per_call
-        self.jit_compile = jit_compile
+        self.jit_compile, self.distribution = jit_compile, distribution
         self.watched = finite.watched(model)
 
         self.pipeline = Pipeline(batches.parts, batches.size)
-        self.train_steps = self._compile(self.pipeline.element_spec)
+        self.train_steps = self._compile(self._train_step, self.pipeline)
+        self.test_steps = None  # compiled for the first validation under a strategy
         self.names: list[str] = []  # the logs' names, in the order train_steps returns them
         self.stop = Stop()
 
@@ -133,8 +138,8 @@ class Loop:
             self.model.reset_metrics()
         plan = self.batches.plan(state.step, state.global_step, self.per_call)
         calls = self.pipeline.calls(self.batches.order(epoch), plan)
-        for (step, steps), data in zip(plan, calls, strict=True):
-            self._call(state, step, steps, data)
+        for (step, steps), inputs in zip(plan, calls, strict=True):
+            self._call(state, step, steps, inputs)
         self.callbacks.on_epoch_end(epoch, self._epoch_logs(epoch))  # may stop training
         for name, value in self.recorder.logs.items():  # as the callbacks left them
             state.history.setdefault(name, []).append(float(value))
@@ -145,13 +150,13 @@ class Loop:
         pause_point("epoch", until=self._signalled)
         self._stop_if_signalled(state)
 
-    def _call(self, state: TrainState, step: int, steps: int, data: tuple) -> None:
+    def _call(self, state: TrainState, step: int, steps: int, inputs: tuple) -> None:
         """One compiled call of ``steps`` steps from batch ``step`` of the epoch, then the guard,
         callbacks and checkpoints."""
         for batch in range(step, step + steps):
             poison_weights(self.model, state.epoch, batch)
         self.callbacks.on_train_batch_begin(step)
-        values, total = self.train_steps(poison_call(data, state.epoch, step))
+        values, total = self.train_steps(*poison_call(inputs, state.epoch, step))
         values = np.asarray(values)  # (steps, logs): the one read-back of the call
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
         last = int(bad[0]) if bad.size else steps - 1
@@ -181,19 +186,18 @@ class Loop:
             where += f" (or a later one up to batch {step + steps}: one check per call)"
         return where
 
-    def _compile(self, signature):
-        """One ``tf.function`` for any number of stacked batches of any size."""
+    def _compile(self, step, pipeline: Pipeline):
+        """One ``tf.function`` running ``step`` (in each replica, under a strategy) on any number
+        of stacked batches of any size; it returns each step's logs and the weights' total."""
         import tensorflow as tf
 
-        def train_steps(data):  # (steps, batch, ...) arrays -> (steps, logs) values, weight total
+        def run_steps(*inputs):  # -> (steps, logs) values, weight total
+            data = pipeline.batches(*inputs)  # (steps, batch, ...)
             steps = tf.shape(tf.nest.flatten(data)[0])[0]
 
             def body(i, values):
                 batch = tf.nest.map_structure(lambda a: a[i], data)
-                logs = self.model.train_step(batch if len(batch) == 3 else (*batch, None))
-                self.names = list(logs)
-                row = tf.stack([tf.cast(v, tf.float32) for v in logs.values()])
-                return i + 1, values.write(i, row)
+                return i + 1, values.write(i, self.distribution.run(step, batch))
 
             values = tf.TensorArray(tf.float32, size=steps)
             _, values = tf.while_loop(
@@ -201,7 +205,22 @@ class Loop:
             )
             return values.stack(), finite.weight_total(self.watched)
 
-        return tf.function(train_steps, input_signature=[signature], jit_compile=self.jit_compile)
+        signature = pipeline.signature
+        return tf.function(run_steps, input_signature=signature, jit_compile=self.jit_compile)
+
+    def _train_step(self, batch):
+        """One training step on ``batch``: its logs as one row."""
+        import tensorflow as tf
+
+        logs = self.model.train_step(batch if len(batch) == 3 else (*batch, None))
+        self.names = list(logs)
+        return tf.stack([tf.cast(v, tf.float32) for v in logs.values()])
+
+    def _test_step(self, batch):
+        import tensorflow as tf
+
+        logs = self.model.test_step((*batch, None))
+        return tf.stack([tf.cast(v, tf.float32) for v in logs.values()])
 
     def _epoch_logs(self, epoch: int) -> dict[str, float]:
         """The epoch's training metrics (running means) and, if any, its validation metrics."""
@@ -209,13 +228,30 @@ class Loop:
         if self.validation is not None and count(self.validation.x):
             x = poison(self.validation.x, "validation", epoch)
             y = poison_targets(self.validation.y, epoch)
-            data = keras_data(x, y, self.batches.size)
-            results = self.model.evaluate(**data, verbose=0, return_dict=True)
-            validation = {f"val_{name}": float(v) for name, v in results.items()}
+            validation = {f"val_{name}": v for name, v in self._validate(x, y).items()}
             where = f"at epoch {epoch + 1} (validation)"
             finite.check(validation, where, self.checkpointer, self.advice)
             logs |= validation
         return logs
+
+    def _validate(self, x, y) -> dict[str, float]:
+        """The model's metrics on validation data: Keras's ``evaluate``, or under a strategy
+        compiled calls that split each batch among the replicas (a last batch of fewer rows
+        than replicas is left out)."""
+        if not self.distribution.active:
+            data = keras_data(x, y, self.batches.size)
+            results = self.model.evaluate(**data, verbose=0, return_dict=True)
+            return {name: float(v) for name, v in results.items()}
+        replicas = self.distribution.replicas
+        batches = Batches(x, y, None, self.batches.size, 0, False, min_rows=replicas)
+        pipeline = Pipeline(batches.parts, batches.size)
+        if self.test_steps is None:
+            self.test_steps = self._compile(self._test_step, pipeline)
+        self.model.reset_metrics()
+        plan = batches.plan(0, 0, self.per_call)
+        for inputs in pipeline.calls(batches.order(0), plan):
+            self.test_steps(*inputs)
+        return {name: float(v) for name, v in self.model.get_metrics_result().items()}
 
     def _signalled(self) -> bool:
         return self.stop.signum is not None

@@ -1,9 +1,12 @@
-"""The training split as a ``tf.data`` pipeline of compiled calls' inputs.
+"""The training split as the inputs of compiled calls.
 
-Each element is what one compiled call trains on: its batches stacked ``(steps, batch, ...)``,
-gathered in the graph from the split's tensors in the epoch's order (a function of seed and epoch,
-``Batches.order``), and prefetched while the call before it trains. Python touches no rows: it
-hands the pipeline the epoch's order and its plan of calls, ``(first batch, steps)`` each.
+A compiled call trains on its batches stacked ``(steps, batch, ...)``, rows of the split in the
+epoch's order (a function of seed and epoch, ``Batches.order``). Arrays in memory are tensors the
+call gathers its rows from, in the graph: its input is the rows' indices, nothing is copied in
+Python, and no dataset is built per epoch. Streamed features (``FileRows``) come through a
+``tf.data`` pipeline that reads each call's rows from their file while the call before it trains.
+Python touches no rows either way: it hands the pipeline the epoch's order and its plan of calls,
+``(first batch, steps)`` each.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from nnctl.data.stream import FileRows
 from nnctl.data.text import model_input
 from nnctl.keras_env import import_keras
 
-PREFETCH = 1  # calls gathered ahead of the one training
-PARALLEL = 2  # calls gathered at once (a fixed number: memory stays bounded by the batch size)
+PREFETCH = 1  # calls read ahead of the one training (streamed features)
+PARALLEL = 2  # calls read at once (a fixed number: memory stays bounded by the batch size)
 
 
 class Pipeline:
-    """The split's arrays as tensors (streamed features as their ``FileRows``), and per epoch a
-    ``tf.data`` iterator over its calls."""
+    """The split's arrays as tensors (streamed features as their ``FileRows``), and per epoch
+    the inputs of its calls."""
 
     def __init__(self, parts: tuple, size: int):
         import_keras()
@@ -31,23 +34,50 @@ class Pipeline:
 
         self.sources = tf.nest.map_structure(_source, parts)  # (x, y) or (x, y, weights)
         self.size = size
+        self.streamed = any(isinstance(s, FileRows) for s in tf.nest.flatten(self.sources))
 
     @property
-    def element_spec(self):
-        """The ``tf.TensorSpec`` of one call's input: any number of batches of any size."""
+    def signature(self) -> list:
+        """The ``tf.TensorSpec``s of a call's arguments (``inputs``): the split's tensors and
+        the rows of each batch, or (streamed) the batches themselves, any number of any size."""
         import tensorflow as tf
 
-        def spec(source):
-            return tf.TensorSpec((None, None, *source.shape[1:]), _dtype(source))
+        def spec(source, shape):
+            return tf.TensorSpec(shape, _dtype(source))
 
-        return tf.nest.map_structure(spec, self.sources)
+        if self.streamed:
+            return [
+                tf.nest.map_structure(lambda s: spec(s, (None, None, *s.shape[1:])), self.sources)
+            ]
+        sources = tf.nest.map_structure(lambda s: spec(s, s.shape), self.sources)
+        return [sources, tf.TensorSpec((None, None), tf.int64)]
 
-    def calls(self, order: np.ndarray, plan: list[tuple[int, int]]) -> Iterator:
-        """The inputs of the calls ``plan`` lists, in that order, from the rows ``order`` lists."""
+    def batches(self, *inputs):
+        """In the graph: a call's arguments as its stacked batches ``(steps, batch, ...)``."""
         import tensorflow as tf
 
+        if self.streamed:
+            return inputs[0]
+        sources, rows = inputs
+        return tf.nest.map_structure(lambda source: tf.gather(source, rows), sources)
+
+    def calls(self, order: np.ndarray, plan: list[tuple[int, int]]) -> Iterator[tuple]:
+        """The arguments of the calls ``plan`` lists, in that order, from the rows ``order``
+        lists."""
         if not plan:  # a signal stopped the epoch after its last call: nothing left
             return iter(())
+        if not self.streamed:
+            size = self.size
+            return (
+                (self.sources, order[first * size : (first + steps) * size].reshape(steps, -1))
+                for first, steps in plan
+            )
+        return ((data,) for data in self._read(order, plan))
+
+    def _read(self, order: np.ndarray, plan: list[tuple[int, int]]) -> Iterator:
+        """The calls' batches as a ``tf.data`` pipeline that reads them from their files."""
+        import tensorflow as tf
+
         order = tf.constant(order, tf.int64)
         first, steps = (np.array(column, dtype="int64") for column in zip(*plan, strict=True))
 
@@ -69,7 +99,7 @@ class Pipeline:
         return tf.nest.map_structure(lambda source: _take(source, index), self.sources)
 
 
-def batches(parts: tuple, size: int):
+def batch_dataset(parts: tuple, size: int):
     """``parts`` in their order, a batch at a time, as a ``tf.data`` dataset: what
     ``model.evaluate`` and ``model.predict`` take for streamed features."""
     import tensorflow as tf
@@ -86,7 +116,7 @@ def keras_data(x, y, size: int) -> dict:
     if not any(isinstance(part, FileRows) for part in _leaves((x, y))):
         arrays = {"x": model_input(x)} if y is None else {"x": model_input(x), "y": y}
         return arrays | {"batch_size": size}
-    return {"x": batches((x,) if y is None else (x, y), size)}
+    return {"x": batch_dataset((x,) if y is None else (x, y), size)}
 
 
 def _leaves(parts) -> list:

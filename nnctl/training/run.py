@@ -40,6 +40,7 @@ from nnctl.spec.explain import origins
 from nnctl.spec.schema import Spec
 from nnctl.testhooks import pause_point
 from nnctl.training import checkpoint, finite
+from nnctl.training.distribute import own_run
 from nnctl.training.hparams import write_hparams
 from nnctl.training.state import Checkpointer, TrainState, restore
 
@@ -94,14 +95,7 @@ def train(
     with run.lock():
         run.clear()
         trainer = _make_trainer(spec, base_dir, run)
-        trainer.begin()
-        run.write_spec(trainer.resolved, spec.file)
-        info = {"spec": spec.file, "seed": spec.seed, "started": started}
-        info["origins"] = origins(spec)  # whence each value not a default: for nnctl report
-        info |= trainer.identity() | {"environment": environment(), "engine": engine(spec)}
-        write_json(run.file(RUN_INFO), info)
-        trainer.checkpointer.save(TrainState())
-        return _finish(trainer, TrainState(), info, quiet, extra)
+        return _start(trainer, spec, started, quiet, extra)
 
 
 def resume(
@@ -118,31 +112,109 @@ def resume(
     if not run.path.is_dir():
         raise UserError(f"{run.path}: no such run directory")
     with run.lock():
-        directory = run.file(CHECKPOINTS)
-        checkpoint.clean(directory)
-        latest = checkpoint.latest(directory)
+        latest = _latest(run)
         arrays, meta = checkpoint.read(latest)
         trainer = _make_trainer(spec, base_dir, run)
-        changes = spec_changes(_as_today(meta["spec"]), trainer.resolved) + trainer.changes(meta)
-        if changes and not force:
-            listed = "\n  ".join(changes)
-            raise UserError(
-                f"{run.path}: changed since checkpoint {latest.name}:\n  {listed}\n"
-                "Resume anyway with --force, or train into a new run directory."
-            )
-        state = restore(trainer.model, trainer.checkpointer.callbacks, arrays, meta)
-        trainer.checkpointer.pinned = trainer.checkpointer.last = latest
-        if not changes and _finished(run, state, trainer.total):
-            _say(f"{run.path}: training had already finished; nothing to resume")
-            return json.loads(run.file(METRICS).read_text())
-        if changes:
-            run.write_spec(trainer.resolved, spec.file)
-        _say(f"resuming {run.path} from {latest.name} ({trainer.position(state)})")
-        info = _resumed_info(run, latest.name, changes)
-        if changes:  # the values now come from the spec resumed with
-            info["origins"] = origins(spec)
-        write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
-        return _finish(trainer, state, info, quiet, extra)
+        finished = _finished(run, meta, trainer.total)
+        return _continue(trainer, spec, latest, arrays, meta, finished, quiet, force, extra)
+
+
+def train_cluster(
+    spec: Spec, base_dir: Path, run: RunDir, *, quiet: bool = False, force: bool = False
+) -> dict[str, Any]:
+    """``multi_worker``: what every worker of the cluster runs, the same command on each. The
+    chief trains into ``run``, continuing it from its newest checkpoint if it has one (a
+    restarted cluster goes on where it stopped; ``force`` starts over) and sending that
+    checkpoint to the others, which write only into a temporary directory."""
+    started = now()
+    with own_run(spec, run) as mine:
+        mine.path.mkdir(parents=True, exist_ok=True)
+        with mine.lock():
+            trainer = _make_trainer(spec, base_dir, mine)  # joins the cluster
+            with trainer.distribution.peers_watched():
+                return _train_in_cluster(trainer, spec, mine, started, quiet, force)
+
+
+def _train_in_cluster(
+    trainer: Trainer, spec: Spec, mine: RunDir, started: str, quiet: bool, force: bool
+) -> dict[str, Any]:
+    """The chief's newest checkpoint, if it has one and ``force`` is off, sent to every worker;
+    then training from it, or afresh."""
+    chief = trainer.distribution.chief
+    found = None
+    if chief and not force and checkpoint.committed(mine.file(CHECKPOINTS)):
+        latest = _latest(mine)
+        arrays, meta = checkpoint.read(latest)
+        found = latest.name, arrays, meta, _finished(mine, meta, trainer.total)
+    shared = checkpoint.from_bytes(trainer.distribution.broadcast(
+        checkpoint.to_bytes(found)))  # fmt: skip
+    if shared is None:
+        mine.clear()
+        replicas = trainer.distribution.replicas
+        if chief:
+            _say(f"training {spec.name} into {mine.path} on {replicas} replicas")
+        return _start(trainer, spec, started, quiet, ())
+    name, arrays, meta, finished = shared
+    latest = checkpoint.Checkpoint(mine.file(CHECKPOINTS) / name, meta["epoch"], meta["step"])
+    return _continue(trainer, spec, latest, arrays, meta, finished, quiet, False, ())
+
+
+def _start(
+    trainer: Trainer, spec: Spec, started: str, quiet: bool, extra: Sequence
+) -> dict[str, Any]:
+    """A fresh run: spec, run.json and the first checkpoint, then training to the end."""
+    run = trainer.run
+    trainer.begin()
+    run.write_spec(trainer.resolved, spec.file)
+    info = {"spec": spec.file, "seed": spec.seed, "started": started}
+    info["origins"] = origins(spec)  # whence each value not a default: for nnctl report
+    info |= trainer.identity() | {"environment": environment(), "engine": engine(spec)}
+    write_json(run.file(RUN_INFO), info)
+    trainer.checkpointer.save(TrainState())
+    return _finish(trainer, TrainState(), info, quiet, extra)
+
+
+def _continue(
+    trainer: Trainer,
+    spec: Spec,
+    latest: checkpoint.Checkpoint,
+    arrays: dict,
+    meta: dict,
+    finished: bool,
+    quiet: bool,
+    force: bool,
+    extra: Sequence,
+) -> dict[str, Any]:
+    """A run from checkpoint ``latest`` (``arrays``, ``meta``): refused if the spec or data
+    changed (unless ``force``), done if it had ``finished``, else trained to the end."""
+    run = trainer.run
+    changes = spec_changes(_as_today(meta["spec"]), trainer.resolved) + trainer.changes(meta)
+    if changes and not force:
+        listed = "\n  ".join(changes)
+        raise UserError(
+            f"{run.path}: changed since checkpoint {latest.name}:\n  {listed}\n"
+            "Resume anyway with --force, or train into a new run directory."
+        )
+    state = restore(trainer.model, trainer.checkpointer.callbacks, arrays, meta)
+    trainer.checkpointer.pinned = trainer.checkpointer.last = latest
+    if not changes and finished:
+        _say(f"{run.path}: training had already finished; nothing to resume")
+        return json.loads(run.file(METRICS).read_text()) if run.file(METRICS).is_file() else {}
+    if changes:
+        run.write_spec(trainer.resolved, spec.file)
+    _say(f"resuming {run.path} from {latest.name} ({trainer.position(state)})")
+    info = _resumed_info(run, latest.name, changes)
+    if changes:  # the values now come from the spec resumed with
+        info["origins"] = origins(spec)
+    write_json(run.file(RUN_INFO), info)  # the earlier outcome is history from here on
+    return _finish(trainer, state, info, quiet, extra)
+
+
+def _latest(run: RunDir) -> checkpoint.Checkpoint:
+    """The run's newest intact checkpoint (damaged ones set aside)."""
+    directory = run.file(CHECKPOINTS)
+    checkpoint.clean(directory)
+    return checkpoint.latest(directory)
 
 
 def engine(spec: Spec) -> dict[str, Any]:
@@ -239,9 +311,9 @@ def spec_changes(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 
 
-def _finished(run: RunDir, state: TrainState, total: int) -> bool:
-    """Training ended and the run directory is sealed and intact."""
-    if state.epoch < total and not state.stopped:
+def _finished(run: RunDir, meta: dict, total: int) -> bool:
+    """Training ended at checkpoint ``meta`` and the run directory is sealed and intact."""
+    if meta["epoch"] < total and not meta["stopped"]:
         return False
     try:
         RunDir.open(run.path)

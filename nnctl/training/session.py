@@ -23,6 +23,7 @@ from nnctl.rundir import CHECKPOINTS, HISTORY, RunDir, write_text
 from nnctl.spec.schema import PATH_KEYS, Spec
 from nnctl.training.callbacks import history_csv, spec_callbacks
 from nnctl.training.curves import plot_curves
+from nnctl.training.distribute import Distribution, weights_digest
 from nnctl.training.evaluation import SPLITS, split_metrics
 from nnctl.training.state import Checkpointer, TrainState
 from nnctl.training.supervised import (
@@ -44,38 +45,46 @@ class Session:
     model: Any
     resolved: dict[str, Any]  # the spec as the run directory stores it
     checkpointer: Checkpointer
+    distribution: Distribution  # train.distribute's strategy (the default: one replica)
     vocab: Any = None  # seq2seq: the vocabularies the model's token ids come from
     strings: Dataset | None = None  # the data before encoding (seq2seq: the strings)
 
     @classmethod
     def create(cls, spec: Spec, base_dir: Path, run: RunDir, mode: Mode) -> Session:
-        """Seed, data, and the compiled model with every variable created (so a checkpoint can
-        be restored into it)."""
+        """Strategy, seed, data, and the compiled model with every variable created in the
+        strategy's scope (so a checkpoint can be restored into it)."""
+        distribution = Distribution(spec)  # before TensorFlow does anything else
         set_seed(spec.seed, spec.train.deterministic)
         strings = load_spec_data(spec, base_dir)
         if mode.word_labels:
             labels.check_loss(spec, strings)
         dataset, vocab = mode.encode(spec, strings)
-        model, dataset = mode.build(spec, dataset, vocab, steps_per_epoch(spec, dataset))
+        with distribution.scope():
+            model, dataset = mode.build(spec, dataset, vocab, steps_per_epoch(spec, dataset))
         resolved = absolute_paths(spec.resolved(), base_dir)
         extra = {"spec": resolved, "data_fingerprint": dataset.fingerprint}
         keep = checkpoint_options(spec)[1]
         callbacks = spec_callbacks(spec)
         checkpointer = Checkpointer(run.file(CHECKPOINTS), model, callbacks, keep, extra)
-        return cls(spec, mode, run, dataset, model, resolved, checkpointer, vocab, strings)
+        return cls(
+            spec, mode, run, dataset, model, resolved, checkpointer, distribution, vocab, strings
+        )
 
     @property
     def total(self) -> int:
         return self.spec.train.epochs
 
     def identity(self) -> dict[str, Any]:
-        """What run.json records of the data."""
+        """What run.json records of the data (and of the distribution, if any)."""
         dataset = self.dataset
-        return {
+        info = {
             "data_fingerprint": dataset.fingerprint,
             "task": dataset.task,
             "class_names": dataset.class_names,
         }
+        if self.distribution.active:
+            info["distribute"] = self.distribution.describe(self.spec.train.batch_size)
+        return info
 
     def changes(self, meta: dict) -> list[str]:
         """Whether the data differs from the checkpoint's."""
@@ -106,8 +115,19 @@ class Session:
         if state.history:  # a resumed run's history is the checkpoint's, whatever was written
             write_text(run.file(HISTORY), history_csv(state.history))
         extra = [*self.mode.callbacks(spec, model, dataset, run.path), *extra]
-        loop = make_loop(spec, dataset, model, run, self.checkpointer, quiet=quiet, extra=extra)
-        return loop.run(state)
+        loop = make_loop(
+            spec, dataset, model, run, self.checkpointer, self.distribution, quiet=quiet,
+            extra=extra,
+        )  # fmt: skip
+        state = loop.run(state)
+        if self.distribution.active:  # what follows (metrics, saving, export) on one device
+            self.model = self.distribution.gathered(model, self._rebuilt)
+        return state
+
+    def _rebuilt(self):
+        """The spec's model built again, outside any strategy."""
+        spec, dataset = self.spec, self.dataset
+        return self.mode.build(spec, dataset, self.vocab, steps_per_epoch(spec, dataset))[0]
 
     def conclude(self, state: TrainState) -> tuple[dict[str, Any], dict[str, Any]]:
         """Metrics per split (and the mode's own figures and artifacts), and what run.json
@@ -119,7 +139,10 @@ class Session:
             if (part := getattr(dataset, name)) is not None and count(part.x)
         }
         self.mode.conclude(self, metrics)
-        return metrics, {"epochs": state.epoch}
+        summary = {"epochs": state.epoch}
+        if self.distribution.active:
+            summary["weights_sha256"] = weights_digest(model)
+        return metrics, summary
 
     def plot(self, state: TrainState, target: Path) -> None:
         plot_curves(state.history, target)

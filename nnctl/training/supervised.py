@@ -14,6 +14,7 @@ from nnctl.spec.catalog import suggest
 from nnctl.spec.schema import Spec
 from nnctl.task import Task
 from nnctl.training.callbacks import run_callbacks
+from nnctl.training.distribute import Distribution
 from nnctl.training.loop import Batches, Loop
 from nnctl.training.progress import PlainProgress, RichProgress
 from nnctl.training.state import Checkpointer
@@ -46,6 +47,7 @@ def make_loop(
     model,
     run: RunDir,
     checkpointer: Checkpointer,
+    distribution: Distribution,
     *,
     quiet: bool,
     extra: list = (),
@@ -59,6 +61,7 @@ def make_loop(
         spec.train.batch_size,
         spec.seed,
         spec.train.shuffle,
+        min_rows=distribution.replicas,
     )
     callbacks = [
         *checkpointer.callbacks.values(),
@@ -76,6 +79,7 @@ def make_loop(
         checkpointer=checkpointer,
         every_steps=checkpoint_options(spec)[0],
         advice=mode_of(spec).advice,
+        distribution=distribution,
         per_call=steps_per_call(spec),
         jit_compile=spec.train.jit_compile,
     )

@@ -29,6 +29,24 @@ class CheckpointSpec(Section):
     )
 
 
+class DistributeSpec(Section):
+    strategy: Literal["mirrored", "multi_worker"] = Field(
+        description="mirrored: the devices of this machine; multi_worker: several machines, each "
+        "told the cluster and its place in it by TF_CONFIG (as Kubernetes's TFJob sets it), "
+        "all running the same command"
+    )
+    devices: PositiveInt | None = Field(
+        None,
+        description="replicas on each machine: its first N GPUs; on a machine without GPUs, N "
+        "logical CPU devices (to try a distributed spec anywhere). Default: every GPU (or the CPU)",
+    )
+    timeout_seconds: PositiveInt = Field(
+        60,
+        description="multi_worker: how long a worker waits on a collective (a lost peer) "
+        "before it ends with an error",
+    )
+
+
 Mode = Literal["supervised", "autoencoder", "seq2seq", "gan", "actor_critic"]
 # What each mode asks of a spec (its sections, its rules) is in modes.py.
 
@@ -42,7 +60,11 @@ class TrainSpec(Section):
         "the env and agent sections",
     )
     epochs: PositiveInt = Field(10, description="passes over the training split")
-    batch_size: PositiveInt = Field(32, description="samples per gradient step")
+    batch_size: PositiveInt = Field(
+        32,
+        description="samples per gradient step; under distribute the global batch, split among "
+        "the replicas (a multiple of their number)",
+    )
     validation: Rate | DataSpec = Field(
         0.1, description="fraction of the training split, or a data source of its own"
     )
@@ -78,6 +100,11 @@ class TrainSpec(Section):
         True,
         description="deterministic kernels: the same seed gives the same weights on the same "
         "machine; false lets GPU kernels run faster",
+    )
+    distribute: DistributeSpec | None = Field(
+        None,
+        description="train on several devices or machines with tf.distribute (README: Training "
+        "on several machines); not for actor_critic",
     )
 
 
