@@ -77,7 +77,7 @@ def child_nnctl(spec: Path, out: Path) -> dict:
     return {"epochs": times}
 
 
-def child_keras(spec: Path, out: Path, per_execution: int) -> dict:
+def child_keras(spec: Path, out: Path, per_execution: int, jit_compile="auto") -> dict:
     """The spec's model, built by nnctl's builder, compiled and fit in plain Keras on the same
     arrays."""
     from nnctl.build import build_model
@@ -97,6 +97,7 @@ def child_keras(spec: Path, out: Path, per_execution: int) -> dict:
         loss=loaded.loss,
         metrics=loaded.metrics,
         steps_per_execution=per_execution,
+        jit_compile=jit_compile,
     )
     clock = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: times.append(-time.perf_counter()),

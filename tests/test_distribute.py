@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import DIGITS_TRAINING, READY_TIMEOUT, finish, spawn
+
+from nnctl.training.distribute import local_cluster
 
 CLUSTER_SPEC = (
     DIGITS_TRAINING.replace(
@@ -32,26 +33,14 @@ DIGEST = re.compile(r"worker (\d) of 2: weights sha256 ([0-9a-f]{64})")
 LOST_PEER_LIMIT = 20 + 30  # timeout_seconds, and the time to notice and exit
 
 
-def _ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _cluster(spec: Path, run: Path, tmp: Path, env: dict | None = None, workers: int = 2):
     """Start every worker of a cluster on 127.0.0.1 with ``nnctl train SPEC --out RUN``; each
     has its own temporary directory (``tmp/worker-N``) to show what it leaves behind."""
-    hosts = [f"127.0.0.1:{port}" for port in _ports(workers)]
     processes = []
-    for index in range(workers):
+    for index, config in enumerate(local_cluster(workers)):
         scratch = tmp / f"worker-{index}"
         scratch.mkdir(parents=True, exist_ok=True)
-        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
-        extra = {"TF_CONFIG": json.dumps(config), "TMPDIR": str(scratch)}
+        extra = {"TF_CONFIG": config, "TMPDIR": str(scratch)}
         extra |= (env or {}).get(index, {})
         processes.append(spawn("train", spec, "--out", run, "-q", env=extra))
     return processes
@@ -179,18 +168,16 @@ def test_the_global_batch_must_split_evenly_among_replicas(write_spec, tmp_path)
     assert "split among 2 replicas: it must be a multiple of 2" in result["err"]
 
 
-GAN = """
-name: gan
-seed: 5
-data: {source: digits, preprocess: {scale: 1/16}}
-gan:
-  latent_dim: 8
-  generator: {layers: [{Dense: 32}, {LeakyReLU: 0.2}, {Dense: {units: 64, activation: sigmoid}}]}
-  discriminator: {layers: [{Dense: 32}, {LeakyReLU: 0.2}, {Dense: 1}]}
-  generator_optimizer: {name: sgd, learning_rate: 0.05}
-  discriminator_optimizer: {name: sgd, learning_rate: 0.05}
-train: {mode: gan, epochs: 2, batch_size: 64, validation: 0}
-"""
+GAN = (  # no batch statistics or dropout: replicas compute what one device does
+    "name: gan\nseed: 5\ndata: {source: digits, preprocess: {scale: 1/16}}\n"
+    "gan: {latent_dim: 8, "
+    "generator: {layers: [{Dense: 32}, {LeakyReLU: 0.2}, "
+    "{Dense: {units: 64, activation: sigmoid}}]}, "
+    "discriminator: {layers: [{Dense: 32}, {LeakyReLU: 0.2}, {Dense: 1}]}, "
+    "generator_optimizer: {name: sgd, learning_rate: 0.05}, "
+    "discriminator_optimizer: {name: sgd, learning_rate: 0.05}}\n"
+    "train: {mode: gan, epochs: 2, batch_size: 64, validation: 0}\n"
+)
 
 
 @pytest.mark.slow
@@ -218,3 +205,25 @@ def test_actor_critic_refuses_distribute(cli):
     code, _, err = cli("validate", str(spec), "--set", "train.distribute.strategy=mirrored")
     assert code == 2
     assert "train.distribute does not apply to train.mode actor_critic" in err
+
+
+def test_the_tfjob_manifest_runs_a_valid_cluster_command(cli):
+    """deploy/tfjob.yaml: every worker runs ``nnctl train`` on a shipped spec that validates
+    with the manifest's settings, with multi_worker among them."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    job = yaml.safe_load((root / "deploy" / "tfjob.yaml").read_text())
+    worker = job["spec"]["tfReplicaSpecs"]["Worker"]
+    assert worker["replicas"] >= 2
+    assert worker["restartPolicy"] == "ExitCode"
+    (container,) = worker["template"]["spec"]["containers"]
+    assert container["name"] == "tensorflow"
+    command = container["command"]
+    assert command[:2] == ["nnctl", "train"]
+    assert "--out" in command
+    sets = [command[i + 1] for i, arg in enumerate(command) if arg == "--set"]
+    assert "train.distribute.strategy=multi_worker" in sets
+    args = [str(root / command[2])] + [a for s in sets for a in ("--set", s)]
+    code, _, err = cli("validate", *args)
+    assert code == 0, err

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -33,7 +34,6 @@ import numpy as np
 from nnctl.errors import PeerLost, UserError
 from nnctl.rundir import RunDir
 from nnctl.spec.schema import Spec
-from nnctl.training.state import named_variables
 
 ENV = "TF_CONFIG"
 
@@ -49,6 +49,21 @@ class Cluster:
     @property
     def chief(self) -> bool:
         return self.index == 0
+
+
+def local_cluster(workers: int) -> list[str]:
+    """``TF_CONFIG`` for each of ``workers`` processes of a cluster on 127.0.0.1, on ports free
+    now: to try ``multi_worker`` on one machine (the tests and bench/cluster.py do)."""
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    hosts = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    return [
+        json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})
+        for index in range(workers)
+    ]
 
 
 def cluster(spec: Spec) -> Cluster | None:
@@ -156,6 +171,8 @@ class Distribution:
         """The trained ``model`` as a model outside the strategy: ``rebuild()``'s, with every
         variable copied by path. Every worker calls it (reading the replicas' metric
         variables is a collective)."""
+        from nnctl.training.state import named_variables  # imports Keras
+
         values = {path: np.asarray(v.numpy()) for path, v in named_variables(model).items()}
         plain = rebuild()
         for path, variable in named_variables(plain).items():
@@ -164,6 +181,14 @@ class Distribution:
             place = f"worker {self.cluster.index} of {self.cluster.workers}"
             print(f"{place}: weights sha256 {weights_digest(plain)}", file=sys.stderr, flush=True)
         return plain
+
+    def summary(self, batch_size: int) -> str:
+        """One line for the log: strategy, replicas, and the batch as each computes it."""
+        shown = self.describe(batch_size)
+        machines = f" on {shown['workers']} workers" if self.cluster else ""
+        share = shown["per_replica_batch"]
+        return (f"train.distribute: {self.kind}, {self.replicas} replicas{machines}; global "
+                f"batch {batch_size} = {self.replicas} x {share} a replica")  # fmt: skip
 
     def broadcast(self, blob: bytes) -> bytes:
         """The chief's ``blob`` on every worker (the others pass anything: it is ignored); every

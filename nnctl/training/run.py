@@ -150,9 +150,8 @@ def _train_in_cluster(
         checkpoint.to_bytes(found)))  # fmt: skip
     if shared is None:
         mine.clear()
-        replicas = trainer.distribution.replicas
         if chief:
-            _say(f"training {spec.name} into {mine.path} on {replicas} replicas")
+            _say(f"training {spec.name} into {mine.path}")
         return _start(trainer, spec, started, quiet, ())
     name, arrays, meta, finished = shared
     latest = checkpoint.Checkpoint(mine.file(CHECKPOINTS) / name, meta["epoch"], meta["step"])

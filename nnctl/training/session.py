@@ -61,6 +61,8 @@ class Session:
         dataset, vocab = mode.encode(spec, strings)
         with distribution.scope():
             model, dataset = mode.build(spec, dataset, vocab, steps_per_epoch(spec, dataset))
+        if distribution.active and distribution.chief:
+            print(distribution.summary(spec.train.batch_size), file=sys.stderr, flush=True)
         resolved = absolute_paths(spec.resolved(), base_dir)
         extra = {"spec": resolved, "data_fingerprint": dataset.fingerprint}
         keep = checkpoint_options(spec)[1]
