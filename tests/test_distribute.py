@@ -227,3 +227,11 @@ def test_the_tfjob_manifest_runs_a_valid_cluster_command(cli):
     args = [str(root / command[2])] + [a for s in sets for a in ("--set", s)]
     code, _, err = cli("validate", *args)
     assert code == 0, err
+
+
+def test_tune_refuses_a_cluster(cli, tmp_path):
+    spec = Path(__file__).resolve().parent.parent / "specs" / "tuned_digits.yaml"
+    override = ("--set", "train.distribute.strategy=multi_worker")
+    code, _, err = cli("tune", str(spec), "--out", str(tmp_path / "tune"), *override)
+    assert code == 2
+    assert "nnctl tune runs its trials in processes of this machine, not on a cluster" in err

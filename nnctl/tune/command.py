@@ -65,6 +65,12 @@ def tune(spec: Spec, request: Request, say, show=None) -> object:
     """Run the study to its budget; write results.csv, best.yaml, plots and HParams; return
     the best trial (None if no trial completed)."""
     search = spec.search
+    if spec.train.distribute and spec.train.distribute.strategy == "multi_worker":
+        raise spec.error(
+            ("train", "distribute", "strategy"),
+            "nnctl tune runs its trials in processes of this machine, not on a cluster: tune "
+            "with mirrored or without distribute, then train best.yaml on the cluster",
+        )
     request.tune_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(request.tune_dir, request.storage)
     study = open_study(search, spec.name, url, spec.seed, most_epochs(spec))
