@@ -188,11 +188,12 @@ class Loop:
 
     def _compile(self, step, pipeline: Pipeline):
         """One ``tf.function`` running ``step`` (in each replica, under a strategy) on any number
-        of stacked batches of any size; it returns each step's logs and the weights' total."""
+        of stacked batches of any size; it returns each step's logs and the weights' total. Its
+        batches are gathered on the CPU, outside what XLA compiles (``train.jit_compile``), so
+        only they, never the whole split, go to the device."""
         import tensorflow as tf
 
-        def run_steps(*inputs):  # -> (steps, logs) values, weight total
-            data = pipeline.batches(*inputs)  # (steps, batch, ...)
+        def compiled_steps(data):  # (steps, batch, ...) -> (steps, logs) values, weight total
             steps = tf.shape(tf.nest.flatten(data)[0])[0]
 
             def body(i, values):
@@ -205,8 +206,14 @@ class Loop:
             )
             return values.stack(), finite.weight_total(self.watched)
 
-        signature = pipeline.signature
-        return tf.function(run_steps, input_signature=signature, jit_compile=self.jit_compile)
+        steps_on = tf.function(
+            compiled_steps, input_signature=[pipeline.batch_signature], jit_compile=self.jit_compile
+        )
+
+        def run_steps(*inputs):
+            return steps_on(pipeline.batches(*inputs))
+
+        return tf.function(run_steps, input_signature=pipeline.signature)
 
     def _train_step(self, batch):
         """One training step on ``batch``: its logs as one row."""

@@ -22,6 +22,7 @@ from nnctl.keras_env import import_keras
 
 PREFETCH = 1  # calls read ahead of the one training (streamed features)
 PARALLEL = 2  # calls read at once (a fixed number: memory stays bounded by the batch size)
+CPU = "/cpu:0"  # where a split in memory is held and gathered (not in a GPU's memory)
 
 
 class Pipeline:
@@ -37,29 +38,36 @@ class Pipeline:
         self.streamed = any(isinstance(s, FileRows) for s in tf.nest.flatten(self.sources))
 
     @property
-    def signature(self) -> list:
-        """The ``tf.TensorSpec``s of a call's arguments (``inputs``): the split's tensors and
-        the rows of each batch, or (streamed) the batches themselves, any number of any size."""
+    def batch_signature(self):
+        """The ``tf.TensorSpec`` of a call's stacked batches: any number of any size."""
         import tensorflow as tf
 
-        def spec(source, shape):
-            return tf.TensorSpec(shape, _dtype(source))
+        def spec(source):
+            return tf.TensorSpec((None, None, *source.shape[1:]), _dtype(source))
+
+        return tf.nest.map_structure(spec, self.sources)
+
+    @property
+    def signature(self) -> list:
+        """The ``tf.TensorSpec``s of a call's arguments (``calls``): the split's tensors and the
+        rows of each batch, or (streamed) the stacked batches themselves."""
+        import tensorflow as tf
 
         if self.streamed:
-            return [
-                tf.nest.map_structure(lambda s: spec(s, (None, None, *s.shape[1:])), self.sources)
-            ]
-        sources = tf.nest.map_structure(lambda s: spec(s, s.shape), self.sources)
+            return [self.batch_signature]
+        sources = tf.nest.map_structure(lambda s: tf.TensorSpec(s.shape, _dtype(s)), self.sources)
         return [sources, tf.TensorSpec((None, None), tf.int64)]
 
     def batches(self, *inputs):
-        """In the graph: a call's arguments as its stacked batches ``(steps, batch, ...)``."""
+        """In the graph: a call's arguments as its stacked batches ``(steps, batch, ...)``,
+        gathered on the CPU, where the split's tensors are."""
         import tensorflow as tf
 
         if self.streamed:
             return inputs[0]
         sources, rows = inputs
-        return tf.nest.map_structure(lambda source: tf.gather(source, rows), sources)
+        with tf.device(CPU):
+            return tf.nest.map_structure(lambda source: tf.gather(source, rows), sources)
 
     def calls(self, order: np.ndarray, plan: list[tuple[int, int]]) -> Iterator[tuple]:
         """The arguments of the calls ``plan`` lists, in that order, from the rows ``order``
@@ -130,9 +138,10 @@ def _source(array):
 
     if isinstance(array, FileRows):
         return array
-    if array.dtype.kind in "OUS":
-        return tf.constant(array.astype(object), dtype=tf.string)
-    return tf.convert_to_tensor(array)
+    with tf.device(CPU):
+        if array.dtype.kind in "OUS":
+            return tf.constant(array.astype(object), dtype=tf.string)
+        return tf.convert_to_tensor(array)
 
 
 def _dtype(source):
