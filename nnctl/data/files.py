@@ -93,10 +93,15 @@ def file_raw(train: Pair, test: Pair | None, what: str) -> Raw:
 # ---------------------------------------------------------------------------------------- csv
 def load_csv(spec, base_dir: Path, key: str) -> Raw:
     """Numeric feature columns (or text ones) of a CSV file, and the target column: numbers, or
-    words if any value is not a number (class labels, numbers among them read as words too)."""
+    words if any value is not a number (class labels, numbers among them read as words too).
+    With ``stream``, the features are read as batches need them (``nnctl.data.csv_stream``)."""
     path = resolve(spec.path, base_dir, f"{key}.path")
     if len(spec.delimiter) != 1:
         raise DataError(f"{key}.delimiter", f"must be one character, got {spec.delimiter!r}")
+    if spec.stream:
+        from nnctl.data.csv_stream import load_streamed_csv
+
+        return load_streamed_csv(spec, path, key)
     rows = csv_rows(path, spec.delimiter, key)
     width = len(rows[0][1]) if rows else 0  # every row, the header too, must have this many
     names = rows.pop(0)[1] if spec.header and rows else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 from pydantic.json_schema import WithJsonSchema
 
@@ -200,7 +200,22 @@ class Csv(DataCommon):
     text: bool = Field(
         False, description="the features are text: kept as strings, for a TextVectorization layer"
     )
+    stream: bool = Field(
+        False,
+        description="read feature rows from the file as batches need them instead of loading it: "
+        "data larger than memory (one pass first notes each row's place, 8 bytes a row; targets "
+        "are loaded; not with text)",
+    )
     files: ClassVar[tuple[str, ...]] = ("path",)
+
+    @field_validator("stream")
+    @classmethod
+    def _numbers_streamed(cls, stream: bool, info: ValidationInfo) -> bool:
+        if stream and info.data.get("text"):
+            raise ValueError(
+                "streams numeric columns only; text features are loaded whole: remove stream"
+            )
+        return stream
 
 
 class Npz(DataCommon):
