@@ -1,7 +1,9 @@
 """Features read from their files as batches need them, never held whole: data larger than memory.
 
-``FileRows`` stands for the rows of a ``Store``: a ``.npy`` file (``data.stream: true``) or a folder
-of images (``source: image_folder``, ``nnctl.data.images``). Splitting, capping and
+``FileRows`` stands for the rows of a ``Store``: a ``.npy`` file (``data.stream: true``), a folder
+of images (``source: image_folder``, ``nnctl.data.images``), TFRecord files (``source: tfrecord``,
+``nnctl.data.tfrecord``) or a CSV file (``data.stream: true``, ``nnctl.data.csv_stream``), the
+last two through an index of where each row starts. Splitting, capping and
 selecting rows give views (the file and a row index), so the data layer's code works on it as on
 an array; reading happens in ``read``, a batch at a time, with positioned reads (``os.pread``)
 that go through the page cache, not into the process's memory (a memory map's pages would count
@@ -32,7 +34,7 @@ HEADERS = {
 
 
 class Store(Protocol):
-    """Where streamed rows come from: a file of rows, a folder of images."""
+    """Where streamed rows come from: a file of rows, a folder of images, files of records."""
 
     shape: tuple[int, ...]  # of all its rows
     dtype: np.dtype  # of what ``read`` returns

@@ -57,6 +57,7 @@ class DataCommon(Section):
     # What the source tells without reading data (``validate --build`` builds on it); each
     # source class answers for itself.
     files: ClassVar[tuple[str, ...]] = ()  # its keys that name files, relative to the spec
+    globs: ClassVar[tuple[str, ...]] = ()  # those of them that may be glob patterns (shards)
     string_pairs: ClassVar[bool] = False  # it gives (input string, output string) pairs
     forecast: ClassVar[bool] = False  # windows of one series: judged against "next = last"
 
@@ -268,6 +269,66 @@ class ImageFolder(DataCommon):
         return (*self.image_size, channels), "float32"
 
 
+class RecordFeature(Section):
+    """A fixed-length feature of every tf.train.Example (a ``tf.io.FixedLenFeature``)."""
+
+    shape: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
+        description="its shape in each record, e.g. [28, 28]; [1] for one number"
+    )
+    dtype: Literal["float32", "int64"] = Field(
+        "float32", description="float32 (a float_list) or int64 (an int64_list)"
+    )
+
+
+class TargetFeature(Section):
+    name: str = Field(description="the feature of each record that holds its target")
+    shape: list[PositiveInt] = Field(
+        default_factory=list, description="its shape in each record; [] for one value"
+    )
+    dtype: Literal["int64", "float32"] = Field(
+        "int64", description="int64 (class labels, an int64_list) or float32 (a float_list)"
+    )
+
+
+class Tfrecord(DataCommon):
+    source: Literal["tfrecord"] = Field(
+        description="TFRecord files of tf.train.Example records (uncompressed), read as batches "
+        "need them; one pass first notes each record's place (8 bytes a record)"
+    )
+    path: str = Field(
+        description="the file, or a glob of shards (train-*.tfrecord) read in name order"
+    )
+    test_path: str | None = Field(
+        None, description="a file or glob of records like them: the test split"
+    )
+    features: dict[str, RecordFeature] = Field(
+        description="the model's input: feature name -> {shape, dtype}; one feature"
+    )
+    target: TargetFeature = Field(description="{name, shape, dtype} of the target feature")
+    files: ClassVar[tuple[str, ...]] = ("path", "test_path")
+    globs: ClassVar[tuple[str, ...]] = ("path", "test_path")
+
+    @field_validator("features")
+    @classmethod
+    def _one_input(cls, features: dict[str, RecordFeature]) -> dict[str, RecordFeature]:
+        if len(features) != 1:
+            raise ValueError(
+                f"give exactly one feature, the model's input, not {len(features)} (several "
+                "inputs from one TFRecord are not supported)"
+            )
+        return features
+
+    @field_validator("target")
+    @classmethod
+    def _not_a_feature(cls, target: TargetFeature, info: ValidationInfo) -> TargetFeature:
+        if target.name in info.data.get("features", {}):
+            raise ValueError(f"{target.name!r} is the input feature too; name another feature")
+        return target
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return tuple(next(iter(self.features.values())).shape), "float32"
+
+
 class Idx(DataCommon):
     source: Literal["idx"] = Field(description="IDX files (MNIST format), gzipped or not")
     images: str = Field(description="training images file")
@@ -363,7 +424,8 @@ class AssociativeRecall(DataCommon):
 
 DataSpec = Annotated[
     Digits | Iris | BreastCancer | MakeRegression | MakeClassification | MakeMoons
-    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | ImageFolder | Addition | Dates
+    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | ImageFolder | Tfrecord | Addition
+    | Dates
     | TextPairs
     | CopyTask | AssociativeRecall,
     Field(discriminator="source"),
