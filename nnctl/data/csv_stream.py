@@ -23,7 +23,7 @@ import numpy as np
 
 from nnctl.data.files import TargetColumn, check_widths, checked, csv_columns, numbers
 from nnctl.data.splits import Raw
-from nnctl.data.stream import FileRows
+from nnctl.data.stream import FileRows, runs
 from nnctl.errors import DataError
 
 CELLS = 1 << 18  # feature values checked at a time by the scan
@@ -50,23 +50,14 @@ class CsvFile:
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows``, in that order: one positioned read per run of consecutive rows."""
-        rows = np.asarray(rows, np.int64)
-        order = np.argsort(rows, kind="stable")
-        ordered, cells = rows[order], []
-        with open(self.path, "rb", buffering=0) as file:
-            start = 0
-            while start < len(ordered):
-                end = start + 1
-                while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
-                    end += 1
-                begin, stop = self.starts[ordered[start]], self.starts[ordered[end - 1] + 1]
-                text = os.pread(file.fileno(), int(stop - begin), int(begin)).decode("utf-8-sig")
-                records = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
-                cells += [[row[c] for c in self.columns] for row in records if row]
-                start = end
         out = np.empty((len(rows), len(self.columns)))
-        if cells:
-            out[order] = np.array(cells, dtype=str).astype(np.float64)
+        with open(self.path, "rb", buffering=0) as file:
+            for places, first, n in runs(np.asarray(rows, np.int64)):
+                begin, end = int(self.starts[first]), int(self.starts[first + n])
+                text = os.pread(file.fileno(), end - begin, begin).decode("utf-8-sig")
+                records = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+                cells = [[row[c] for c in self.columns] for row in records if row]
+                out[places] = np.array(cells, dtype=str).astype(np.float64)
         return out
 
 

@@ -87,22 +87,12 @@ class NpyFile:
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows``, in that order: one positioned read per run of consecutive rows."""
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
         out = np.empty((len(rows), *self.shape[1:]), self.dtype)
         size = self.row_bytes
         with open(self.path, "rb", buffering=0) as file:
-            start = 0
-            while start < len(ordered):
-                end = start + 1
-                while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
-                    end += 1
-                at = self.offset + int(ordered[start]) * size
-                data = os.pread(file.fileno(), (end - start) * size, at)
-                out[order[start:end]] = np.frombuffer(data, self.dtype).reshape(
-                    end - start, *self.shape[1:]
-                )
-                start = end
+            for places, first, n in runs(rows):
+                data = os.pread(file.fileno(), n * size, self.offset + first * size)
+                out[places] = np.frombuffer(data, self.dtype).reshape(n, *self.shape[1:])
         return out
 
     def scan(self, key: str) -> str:
@@ -124,6 +114,20 @@ class NpyFile:
                         "infinite values; clean the data first",
                     )
         return digest.hexdigest()
+
+
+def runs(rows: np.ndarray):
+    """``rows`` in runs of consecutive rows, in the file's order, for one read a run:
+    ``(where in rows the run's rows are, its first row, how many)``."""
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    start = 0
+    while start < len(ordered):
+        end = start + 1
+        while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
+            end += 1
+        yield order[start:end], int(ordered[start]), end - start
+        start = end
 
 
 @dataclass(frozen=True)
