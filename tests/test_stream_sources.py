@@ -105,6 +105,8 @@ CSV_CASES = {  # name: file contents; each read loaded and streamed
     "empty target": "a,b,t\n1,2,3\n3,4, \n",
     "short row": "a,b,t\n1,2,3\n3,4\n",
     "no rows": "a,b,t\n\n",
+    "no rows, no column": "a,b,c\n",
+    "empty file": "",
     "no column t": "a,b,c\n1,2,3\n",
 }
 

@@ -57,7 +57,7 @@ class CsvFile:
                 text = os.pread(file.fileno(), end - begin, begin).decode("utf-8-sig")
                 records = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
                 cells = [[row[c] for c in self.columns] for row in records if row]
-                out[places] = np.array(cells, dtype=str).astype(np.float64)
+                out[places] = np.array(cells, dtype=object).astype(np.float64)  # float(cell)
         return out
 
 
@@ -77,12 +77,16 @@ def scan(spec, path: Path, key: str, what: str) -> tuple[CsvFile, tuple]:
         lines = Lines(file, path, key)
         records = _records(csv.reader(lines, delimiter=spec.delimiter), lines, path, key)
         first = next(records, None)
-        width = len(first[2]) if first else 0  # every row, the header too, must have this many
-        names = first[2] if spec.header and first else None
+        header = first if spec.header else None
+        row = first if header is None else next(records, None)  # the first data row
+        if row is None:
+            raise DataError(f"{key}.path", f"{path} has no data rows")
+        chunk = [row]
+        width = len(first[2])  # every row, the header too, must have this many
+        names = header[2] if header else None
         target, features = csv_columns(spec, names, width, path, key)
         lines.digest.update(f"{spec.delimiter}{features};".encode())
         column, starts = TargetColumn(target, names, path, what), array("q")
-        chunk = [] if spec.header or first is None else [first]
         for record in records:
             chunk.append(record)
             if len(chunk) * len(features) >= CELLS:
@@ -90,8 +94,6 @@ def scan(spec, path: Path, key: str, what: str) -> tuple[CsvFile, tuple]:
                 chunk = []
         _check(chunk, width, features, names, column, starts, what)
         starts.append(lines.position)
-    if len(starts) == 1:
-        raise DataError(f"{key}.path", f"{path} has no data rows")
     store = CsvFile(path, spec.delimiter, tuple(features), np.array(starts), lines.hexdigest())
     return store, column.values()
 
@@ -99,10 +101,12 @@ def scan(spec, path: Path, key: str, what: str) -> tuple[CsvFile, tuple]:
 def _check(chunk, width, features, names, column: TargetColumn, starts: array, what) -> None:
     """A chunk of ``(line, start, fields)`` rows checked as the loaded source checks them; their
     targets kept and their starts noted."""
+    if not chunk:
+        return
     rows = [(line, fields) for line, _, fields in chunk]
     check_widths(rows, width, what)
-    try:
-        table = np.array([[f[c] for c in features] for _, f in rows], str).astype(np.float64)
+    try:  # an array of str objects: NumPy converts each with float(), as numbers() does
+        table = np.array([[f[c] for c in features] for _, f in rows], object).astype(np.float64)
         if not np.isfinite(table).all():
             raise ValueError
     except ValueError:

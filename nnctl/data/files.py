@@ -165,7 +165,7 @@ class TargetColumn:
                 self.numeric = True
             elif self.word is None:
                 self.word = (value, line)
-        self.parts.append(np.array(values))
+        self.parts.append(np.array(values, dtype=str))
 
     def values(self) -> tuple[np.ndarray, str | None]:
         values = np.concatenate(self.parts)
