@@ -27,21 +27,22 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 FEATURES = 1024
 CHUNK = 4096  # rows generated at a time
-MODEL = """
-model:
-  layers:
-    - Dense: {units: 16, activation: relu}
-    - Dense: {units: 2, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {name: adam, learning_rate: 0.01}
-metrics: [accuracy]
-train: {epochs: 1, batch_size: 256, validation: 0.05}
-"""
+SPEC = {  # the data section is added per format
+    "name": "streaming",
+    "seed": 1,
+    "model": {"layers": [{"Dense": {"units": 16, "activation": "relu"}},
+                         {"Dense": {"units": 2, "activation": "softmax"}}]},
+    "loss": "sparse_categorical_crossentropy",
+    "optimizer": {"name": "adam", "learning_rate": 0.01},
+    "metrics": ["accuracy"],
+    "train": {"epochs": 1, "batch_size": 256, "validation": 0.05},
+}  # fmt: skip
 DATA = {  # format: data section
     "npy": "{source: npy, path: x.npy, target_path: y.npy, stream: true}",
     "npy loaded": "{source: npy, path: x.npy, target_path: y.npy}",
@@ -108,7 +109,7 @@ WRITERS = {"npy": write_npy, "tfrecord": write_tfrecord, "csv": write_csv}
 def measure(directory: Path, kind: str) -> dict:
     """One epoch of ``nnctl train`` in its own process: run.json's figures and the wall time."""
     spec = directory / "spec.yaml"
-    spec.write_text(f"name: streaming\nseed: 1\ndata: {DATA[kind]}\n{MODEL}")
+    spec.write_text(yaml.safe_dump(SPEC | {"data": yaml.safe_load(DATA[kind])}))
     run = directory / f"run-{kind.replace(' ', '-')}"
     started = time.perf_counter()
     done = subprocess.run(
