@@ -93,15 +93,35 @@ def file_raw(train: Pair, test: Pair | None, what: str) -> Raw:
 # ---------------------------------------------------------------------------------------- csv
 def load_csv(spec, base_dir: Path, key: str) -> Raw:
     """Numeric feature columns (or text ones) of a CSV file, and the target column: numbers, or
-    words if any value is not a number (class labels, numbers among them read as words too)."""
+    words if any value is not a number (class labels, numbers among them read as words too).
+    With ``stream``, the features are read as batches need them (``nnctl.data.csv_stream``)."""
     path = resolve(spec.path, base_dir, f"{key}.path")
     if len(spec.delimiter) != 1:
         raise DataError(f"{key}.delimiter", f"must be one character, got {spec.delimiter!r}")
-    rows = _csv_rows(path, spec.delimiter, key)
+    if spec.stream:
+        from nnctl.data.csv_stream import load_streamed_csv
+
+        return load_streamed_csv(spec, path, key)
+    rows = csv_rows(path, spec.delimiter, key)
     width = len(rows[0][1]) if rows else 0  # every row, the header too, must have this many
     names = rows.pop(0)[1] if spec.header and rows else None
     if not rows:
         raise DataError(f"{key}.path", f"{path} has no data rows")
+    target, features = csv_columns(spec, names, width, path, key)
+    what = f"{key}.path: {path}"
+    check_widths(rows, width, what)
+    column = TargetColumn(target, names, path, what)
+    column.add(rows)
+    y, words = column.values()
+    if getattr(spec, "text", False):
+        return Raw(_text_columns(rows, features), y, word_labels=words)
+    raw = file_raw((numbers(rows, features, names, what), y), None, what)
+    raw.word_labels = words
+    return raw
+
+
+def csv_columns(spec, names: list[str] | None, width: int, path: Path, key: str):
+    """(target, features): the 0-based columns the spec names (features: default all others)."""
     target = _column(spec.target, names, width, path, f"{key}.target")
     if spec.features is None:
         features = [c for c in range(width) if c != target]
@@ -109,14 +129,7 @@ def load_csv(spec, base_dir: Path, key: str) -> Raw:
         features = [_column(c, names, width, path, f"{key}.features") for c in spec.features]
     if not features or target in features:
         raise DataError(f"{key}.features", "give feature columns that do not include the target")
-    what = f"{key}.path: {path}"
-    _check_widths(rows, width, what)
-    y, words = _target(rows, target, names, path, what)
-    if getattr(spec, "text", False):
-        return Raw(_text_columns(rows, features), y, word_labels=words)
-    raw = file_raw((_numbers(rows, features, names, what), y), None, what)
-    raw.word_labels = words
-    return raw
+    return target, features
 
 
 def _text_columns(rows, features: list[int]) -> np.ndarray:
@@ -126,26 +139,48 @@ def _text_columns(rows, features: list[int]) -> np.ndarray:
     return texts([[row[c] for c in features] for _, row in rows])
 
 
-def _target(rows, target: int, names, path: Path, what: str) -> tuple[np.ndarray, str | None]:
-    """The target column as float64 numbers; or, if any value is not a number, as stripped
-    words (class labels), with a note saying so (the first word and its line, when the other
-    values are numbers). An empty value is an error naming its line."""
-    column = repr(names[target]) if names else str(target)
-    values = [row[target].strip() for _, row in rows]
-    for (line, _), value in zip(rows, values, strict=True):
-        if not value:
-            raise UserError(
-                f"{what}, line {line}, column {column}: the target is empty; every row needs a "
-                "number or a class label"
-            )
-    numeric = [_is_number(v) for v in values]
-    if all(numeric):
-        return np.array([float(v) for v in values]), None
-    note = f"column {column} of {path.name} holds words"
-    if any(numeric):
-        first = numeric.index(False)
-        note += f" ({values[first]!r}, line {rows[first][0]}) among numbers"
-    return np.array(values), note
+class TargetColumn:
+    """The target column, taken a batch of rows at a time: float64 numbers; or, if any value is
+    not a number, stripped words (class labels), with a note saying so (the first word and its
+    line, when other values are numbers). An empty value is an error naming its line."""
+
+    def __init__(self, target: int, names: list[str] | None, path: Path, what: str):
+        self.target, self.path, self.what = target, path, what
+        self.name = repr(names[target]) if names else str(target)
+        self.parts: list[np.ndarray] = []
+        self.word: tuple[str, int] | None = None  # the first value that is not a number
+        self.numeric = False  # some value is a number
+
+    def add(self, rows) -> None:
+        """Rows ``(line, fields)``, in the file's order."""
+        values = [row[self.target].strip() for _, row in rows]
+        for (line, _), value in zip(rows, values, strict=True):
+            if not value:
+                raise located(
+                    self.what,
+                    f", line {line}, column {self.name}: the target is empty; every row needs a "
+                    "number or a class label",
+                )
+            if _is_number(value):
+                self.numeric = True
+            elif self.word is None:
+                self.word = (value, line)
+        self.parts.append(np.array(values, dtype=str))
+
+    def values(self) -> tuple[np.ndarray, str | None]:
+        values = np.concatenate(self.parts)
+        if self.word is None:
+            return np.array([float(v) for v in values.tolist()]), None
+        note = f"column {self.name} of {self.path.name} holds words"
+        if self.numeric:
+            note += f" ({self.word[0]!r}, line {self.word[1]}) among numbers"
+        return values, note
+
+
+def located(what: str, detail: str) -> DataError:
+    """A problem in a file, shown at the spec key that names it: ``what`` is ``KEY: FILE``."""
+    key, _, path = what.partition(": ")
+    return DataError(key, path + detail)
 
 
 def _is_number(value: str) -> bool:
@@ -155,13 +190,13 @@ def _is_number(value: str) -> bool:
         return False
 
 
-def _check_widths(rows, width: int, what: str) -> None:
+def check_widths(rows, width: int, what: str) -> None:
     for line, row in rows:
         if len(row) != width:
-            raise UserError(f"{what}, line {line}: {len(row)} fields, expected {width}")
+            raise located(what, f", line {line}: {len(row)} fields, expected {width}")
 
 
-def _csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]]]:
+def csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]]]:
     """(line number, fields) of each non-blank record."""
     reader = None
     try:
@@ -170,7 +205,7 @@ def _csv_rows(path: Path, delimiter: str, key: str) -> list[tuple[int, list[str]
             return [(reader.line_num, row) for row in reader if row]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         line = f", line {reader.line_num}" if reader else ""
-        raise UserError(f"{key}.path: cannot read {path}{line} as UTF-8 CSV: {e}") from None
+        raise DataError(f"{key}.path", f"cannot read {path}{line} as UTF-8 CSV: {e}") from None
 
 
 def _column(column: str | int, names: list[str] | None, width: int, path: Path, key: str) -> int:
@@ -181,8 +216,8 @@ def _column(column: str | int, names: list[str] | None, width: int, path: Path, 
     return names.index(column) if isinstance(column, str) else column
 
 
-def _numbers(rows, columns: list[int], names, what: str) -> np.ndarray:
-    """The chosen columns as float64 (rows of ``_check_widths``' width); a non-number names its
+def numbers(rows, columns: list[int], names, what: str) -> np.ndarray:
+    """The chosen columns as float64 (rows of ``check_widths``' width); a non-number names its
     line and column."""
     table = np.empty((len(rows), len(columns)))
     for i, (line, row) in enumerate(rows):
@@ -193,10 +228,11 @@ def _numbers(rows, columns: list[int], names, what: str) -> np.ndarray:
                 value = math.nan
             if not math.isfinite(value):
                 name = repr(names[c]) if names else str(c)
-                raise UserError(
-                    f"{what}, line {line}, column {name}: {row[c]!r} is not a number; "
-                    "nnctl reads numeric columns only: encode it as a number or leave the column "
-                    "out of data.features (text features: set text: true)"
+                raise located(
+                    what,
+                    f", line {line}, column {name}: {row[c]!r} is not a number; nnctl reads "
+                    "numeric columns only: encode it as a number or leave the column out of "
+                    "data.features (text features: set text: true)",
                 )
             table[i, j] = value
     return table

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import sklearn.datasets
 
-from nnctl.data import files, images, memory_tasks, series, string_pairs, text
+from nnctl.data import files, images, memory_tasks, series, string_pairs, text, tfrecord
 from nnctl.data.splits import Raw
 from nnctl.errors import UserError
 from nnctl.spec.schema import MEMORY_TASKS, DataCommon
@@ -27,6 +27,7 @@ FILES = {
     "npy": files.load_npy,
     "idx": files.load_idx,
     "image_folder": images.load_image_folder,
+    "tfrecord": tfrecord.load_tfrecord,
 }
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 FASHION_FILES = (

@@ -1,7 +1,9 @@
 """Features read from their files as batches need them, never held whole: data larger than memory.
 
-``FileRows`` stands for the rows of a ``Store``: a ``.npy`` file (``data.stream: true``) or a folder
-of images (``source: image_folder``, ``nnctl.data.images``). Splitting, capping and
+``FileRows`` stands for the rows of a ``Store``: a ``.npy`` file (``data.stream: true``), a folder
+of images (``source: image_folder``, ``nnctl.data.images``), TFRecord files (``source: tfrecord``,
+``nnctl.data.tfrecord``) or a CSV file (``data.stream: true``, ``nnctl.data.csv_stream``), the
+last two through an index of where each row starts. Splitting, capping and
 selecting rows give views (the file and a row index), so the data layer's code works on it as on
 an array; reading happens in ``read``, a batch at a time, with positioned reads (``os.pread``)
 that go through the page cache, not into the process's memory (a memory map's pages would count
@@ -32,7 +34,7 @@ HEADERS = {
 
 
 class Store(Protocol):
-    """Where streamed rows come from: a file of rows, a folder of images."""
+    """Where streamed rows come from: a file of rows, a folder of images, files of records."""
 
     shape: tuple[int, ...]  # of all its rows
     dtype: np.dtype  # of what ``read`` returns
@@ -85,22 +87,12 @@ class NpyFile:
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows``, in that order: one positioned read per run of consecutive rows."""
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
         out = np.empty((len(rows), *self.shape[1:]), self.dtype)
         size = self.row_bytes
         with open(self.path, "rb", buffering=0) as file:
-            start = 0
-            while start < len(ordered):
-                end = start + 1
-                while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
-                    end += 1
-                at = self.offset + int(ordered[start]) * size
-                data = os.pread(file.fileno(), (end - start) * size, at)
-                out[order[start:end]] = np.frombuffer(data, self.dtype).reshape(
-                    end - start, *self.shape[1:]
-                )
-                start = end
+            for places, first, n in runs(rows):
+                data = os.pread(file.fileno(), n * size, self.offset + first * size)
+                out[places] = np.frombuffer(data, self.dtype).reshape(n, *self.shape[1:])
         return out
 
     def scan(self, key: str) -> str:
@@ -122,6 +114,20 @@ class NpyFile:
                         "infinite values; clean the data first",
                     )
         return digest.hexdigest()
+
+
+def runs(rows: np.ndarray):
+    """``rows`` in runs of consecutive rows, in the file's order, for one read a run:
+    ``(where in rows the run's rows are, its first row, how many)``."""
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    start = 0
+    while start < len(ordered):
+        end = start + 1
+        while end < len(ordered) and ordered[end] == ordered[end - 1] + 1:
+            end += 1
+        yield order[start:end], int(ordered[start]), end - start
+        start = end
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -479,7 +480,10 @@ def _check_files(spec: Spec, base_dir: Path | None) -> Iterator[Issue]:
             path = Path(value).expanduser()
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
-            if not path.exists():
+            if key in source.globs and glob.has_magic(value):
+                if not glob.glob(str(path)):
+                    yield (*section, key), f"no file matches {path}", False
+            elif not path.exists():
                 yield (*section, key), f"no such file or directory: {path}", False
             elif key == "path" and source.source == "csv":
                 yield from _check_csv_columns(source, section, path)

@@ -49,9 +49,16 @@ def _rows(model: type[BaseModel], prefix: str, skip: set[str] = frozenset()) -> 
         key = f"{prefix}{name}"
         meaning = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |")
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+        if _is_section(field.annotation):
             rows += _rows(field.annotation, f"{key}.")
+        elif typing.get_origin(field.annotation) is dict:  # name -> section: its keys by KEY
+            value = typing.get_args(field.annotation)[1]
+            rows += _rows(value, f"{key}.KEY.") if _is_section(value) else []
     return rows
+
+
+def _is_section(annotation) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def reference() -> str:
@@ -69,7 +76,6 @@ def reference() -> str:
     parts += _rows(schema.EnvSpec, "env.")
     parts += _rows(schema.AgentSpec, "agent.")
     parts += _rows(schema.SearchSpec, "search.")
-    parts += _rows(schema.Parameter, "search.parameters.KEY.")
     sources = typing.get_args(typing.get_args(schema.DataSpec)[0])
     parts.append("\n**Data sources** (`data.source`) and their own keys:\n")
     parts.append(header)

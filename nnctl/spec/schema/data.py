@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 from pydantic.json_schema import WithJsonSchema
 
@@ -57,6 +57,7 @@ class DataCommon(Section):
     # What the source tells without reading data (``validate --build`` builds on it); each
     # source class answers for itself.
     files: ClassVar[tuple[str, ...]] = ()  # its keys that name files, relative to the spec
+    globs: ClassVar[tuple[str, ...]] = ()  # those of them that may be glob patterns (shards)
     string_pairs: ClassVar[bool] = False  # it gives (input string, output string) pairs
     forecast: ClassVar[bool] = False  # windows of one series: judged against "next = last"
 
@@ -200,7 +201,22 @@ class Csv(DataCommon):
     text: bool = Field(
         False, description="the features are text: kept as strings, for a TextVectorization layer"
     )
+    stream: bool = Field(
+        False,
+        description="read feature rows from the file as batches need them instead of loading it: "
+        "data larger than memory (one pass first notes each row's place, 8 bytes a row; targets "
+        "are loaded; not with text)",
+    )
     files: ClassVar[tuple[str, ...]] = ("path",)
+
+    @field_validator("stream")
+    @classmethod
+    def _numbers_streamed(cls, stream: bool, info: ValidationInfo) -> bool:
+        if stream and info.data.get("text"):
+            raise ValueError(
+                "streams numeric columns only; text features are loaded whole: remove stream"
+            )
+        return stream
 
 
 class Npz(DataCommon):
@@ -251,6 +267,66 @@ class ImageFolder(DataCommon):
     def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
         channels = 3 if self.color == "rgb" else 1
         return (*self.image_size, channels), "float32"
+
+
+class RecordFeature(Section):
+    """A fixed-length feature of every tf.train.Example (a ``tf.io.FixedLenFeature``)."""
+
+    shape: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
+        description="its shape in each record, e.g. [28, 28]; [1] for one number"
+    )
+    dtype: Literal["float32", "int64"] = Field(
+        "float32", description="float32 (a float_list) or int64 (an int64_list)"
+    )
+
+
+class TargetFeature(Section):
+    name: str = Field(description="the feature of each record that holds its target")
+    shape: list[PositiveInt] = Field(
+        default_factory=list, description="its shape in each record; [] for one value"
+    )
+    dtype: Literal["int64", "float32"] = Field(
+        "int64", description="int64 (class labels, an int64_list) or float32 (a float_list)"
+    )
+
+
+class Tfrecord(DataCommon):
+    source: Literal["tfrecord"] = Field(
+        description="TFRecord files of tf.train.Example records (uncompressed), read as batches "
+        "need them; one pass first notes each record's place (8 bytes a record)"
+    )
+    path: str = Field(
+        description="the file, or a glob of shards (train-*.tfrecord) read in name order"
+    )
+    test_path: str | None = Field(
+        None, description="a file or glob of records like them: the test split"
+    )
+    features: dict[str, RecordFeature] = Field(
+        description="the model's input: feature name -> {shape, dtype}; one feature"
+    )
+    target: TargetFeature = Field(description="{name, shape, dtype} of the target feature")
+    files: ClassVar[tuple[str, ...]] = ("path", "test_path")
+    globs: ClassVar[tuple[str, ...]] = ("path", "test_path")
+
+    @field_validator("features")
+    @classmethod
+    def _one_input(cls, features: dict[str, RecordFeature]) -> dict[str, RecordFeature]:
+        if len(features) != 1:
+            raise ValueError(
+                f"give exactly one feature, the model's input, not {len(features)} (several "
+                "inputs from one TFRecord are not supported)"
+            )
+        return features
+
+    @field_validator("target")
+    @classmethod
+    def _not_a_feature(cls, target: TargetFeature, info: ValidationInfo) -> TargetFeature:
+        if target.name in info.data.get("features", {}):
+            raise ValueError(f"{target.name!r} is the input feature too; name another feature")
+        return target
+
+    def sample_shape(self) -> tuple[tuple[int, ...], str] | None:
+        return tuple(next(iter(self.features.values())).shape), "float32"
 
 
 class Idx(DataCommon):
@@ -348,7 +424,8 @@ class AssociativeRecall(DataCommon):
 
 DataSpec = Annotated[
     Digits | Iris | BreastCancer | MakeRegression | MakeClassification | MakeMoons
-    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | ImageFolder | Addition | Dates
+    | Sunspots | KerasImages | Imdb | Csv | Npz | Npy | Idx | ImageFolder | Tfrecord | Addition
+    | Dates
     | TextPairs
     | CopyTask | AssociativeRecall,
     Field(discriminator="source"),
