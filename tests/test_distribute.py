@@ -235,3 +235,11 @@ def test_tune_refuses_a_cluster(cli, tmp_path):
     code, _, err = cli("tune", str(spec), "--out", str(tmp_path / "tune"), *override)
     assert code == 2
     assert "nnctl tune runs its trials in processes of this machine, not on a cluster" in err
+
+
+@pytest.mark.slow
+def test_resume_points_a_cluster_run_to_its_train_command(cluster_run, cli):
+    root, _, _ = cluster_run
+    code, _, err = cli("resume", str(root / "run"))
+    assert code == 2
+    assert "restart every worker with the nnctl train command that started it" in err

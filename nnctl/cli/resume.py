@@ -28,8 +28,17 @@ def resume(
     if not run.file(SPEC).is_file():
         raise UserError(f"{run_path}: not a run directory (no {SPEC})")
     spec, _ = load_spec(run.file(SPEC))
+    distribute = spec.train.distribute
+    if distribute is not None and distribute.strategy == "multi_worker":
+        raise UserError(
+            f"{run_path} trains on a multi_worker cluster: restart every worker with the "
+            "nnctl train command that started it; the chief continues from this checkpoint"
+        )
     options.run, options.restart = run_path, f"nnctl resume {run_path}"
+    from nnctl.training.distribute import strategy
     from nnctl.training.run import resume as resume_run
+
+    strategy(spec)  # train.distribute's devices, before TensorFlow starts
 
     report(resume_run(spec, run_path, run, quiet=quiet, force=force), run_path)
 
