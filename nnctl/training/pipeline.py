@@ -138,12 +138,9 @@ def _source(array):
 
     if isinstance(array, FileRows):
         return array
-    if array.dtype.kind in "OUS":
-        with tf.device(CPU):
+    with tf.device(CPU):
+        if array.dtype.kind in "OUS":
             return tf.constant(array.astype(object), dtype=tf.string)
-    if not tf.config.list_logical_devices("GPU"):
-        return tf.convert_to_tensor(array)  # shares the array's memory: no copy
-    with tf.device(CPU):  # kept in host memory (a tensor would go to the GPU)
         return tf.convert_to_tensor(array)
 
 
