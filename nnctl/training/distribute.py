@@ -112,17 +112,20 @@ class Distribution:
     def chief(self) -> bool:
         return self.cluster is None or self.cluster.chief
 
+    @property
+    def workers(self) -> int:
+        return self.cluster.workers if self.cluster else 1
+
     def scope(self):
         return self.strategy.scope()
 
     def describe(self, batch_size: int) -> dict[str, Any]:
         """What run.json records: the strategy, replicas and workers, and the batch each
         replica computes of the global one."""
-        workers = self.cluster.workers if self.cluster else 1
         return {
             "strategy": self.kind,
             "replicas": self.replicas,
-            "workers": workers,
+            "workers": self.workers,
             "global_batch": batch_size,
             "per_replica_batch": batch_size // self.replicas,
         }
@@ -220,8 +223,7 @@ class Distribution:
 
     @property
     def local_replicas(self) -> int:
-        workers = self.cluster.workers if self.cluster else 1
-        return self.replicas // workers
+        return self.replicas // self.workers
 
     def _check_batch(self, spec: Spec) -> None:
         size = spec.train.batch_size

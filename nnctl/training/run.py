@@ -139,7 +139,8 @@ def _train_in_cluster(
     trainer: Trainer, spec: Spec, mine: RunDir, started: str, quiet: bool, force: bool
 ) -> dict[str, Any]:
     """The chief's newest checkpoint, if it has one and ``force`` is off, sent to every worker;
-    then training from it, or afresh."""
+    then training from it, or afresh. ``trainer`` is a dataset ``Session`` (the modes that
+    refuse ``distribute`` never get here), whose ``distribution`` joined the cluster."""
     chief = trainer.distribution.chief
     found = None
     if chief and not force and checkpoint.committed(mine.file(CHECKPOINTS)):
